@@ -1,0 +1,74 @@
+package wire
+
+// Errno describes one kernel error the learner may meet: its name, its
+// number on Linux (which is what `syscall.Errno` holds in the browser), and
+// one line in plain words. This is the one table of explanations.
+type Errno struct {
+	Name    string
+	Linux   int
+	Explain string
+}
+
+// Errnos are the errors a socket call may return, by name.
+var Errnos = []Errno{
+	{"EPERM", 1, "the operation is not permitted"},
+	{"ENOENT", 2, "no such entry"},
+	{"EINTR", 4, "the call was interrupted before it finished"},
+	{"EIO", 5, "an input/output error"},
+	{"EBADF", 9, "this is not an open descriptor of this program"},
+	{"EAGAIN", 11, "the call would have to wait, and the socket is non-blocking"},
+	{"ENOMEM", 12, "the kernel is out of memory"},
+	{"EACCES", 13, "permission denied: ports below 1024 need privileges"},
+	{"EFAULT", 14, "a bad address was passed"},
+	{"EBUSY", 16, "the resource is busy"},
+	{"EINVAL", 22, "an argument is not valid for this socket in its current state"},
+	{"ENFILE", 23, "the system has too many open files"},
+	{"EMFILE", 24, "this process has too many open descriptors"},
+	{"ENOSPC", 28, "no space left"},
+	{"EPIPE", 32, "the other side has closed the connection; nothing more can be written"},
+	{"ENOSYS", 38, "this call is not implemented here"},
+	{"ENOTSOCK", 88, "the descriptor is not a socket"},
+	{"EDESTADDRREQ", 89, "the socket is not connected and no address was given"},
+	{"EMSGSIZE", 90, "the message is too long"},
+	{"EPROTOTYPE", 91, "the protocol does not fit this socket type"},
+	{"ENOPROTOOPT", 92, "this option is not available at this level"},
+	{"EPROTONOSUPPORT", 93, "this protocol is not supported"},
+	{"ESOCKTNOSUPPORT", 94, "this socket type is not supported"},
+	{"EOPNOTSUPP", 95, "the operation is not supported on this socket"},
+	{"EAFNOSUPPORT", 97, "the address family is not supported"},
+	{"EADDRINUSE", 98, "another socket is already bound to this address and port"},
+	{"EADDRNOTAVAIL", 99, "this address is not one of this machine's"},
+	{"ENETDOWN", 100, "the network is down"},
+	{"ENETUNREACH", 101, "the network cannot be reached"},
+	{"ECONNABORTED", 103, "the connection was aborted before it was accepted"},
+	{"ECONNRESET", 104, "the other side reset the connection"},
+	{"ENOBUFS", 105, "the kernel has no buffer space left"},
+	{"EISCONN", 106, "the socket is already connected"},
+	{"ENOTCONN", 107, "the socket is not connected"},
+	{"ETIMEDOUT", 110, "the connection timed out"},
+	{"ECONNREFUSED", 111, "nothing is listening on that address and port"},
+	{"EHOSTUNREACH", 113, "the host cannot be reached"},
+	{"EALREADY", 114, "a connection attempt is already in progress"},
+	{"EINPROGRESS", 115, "the connection is in progress"},
+	{"ECANCELED", 125, "the call was cancelled: the session ended while it waited"},
+}
+
+// ErrnoByName returns the table entry for name.
+func ErrnoByName(name string) (Errno, bool) {
+	for _, e := range Errnos {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Errno{}, false
+}
+
+// ErrnoByLinux returns the table entry for a Linux errno number.
+func ErrnoByLinux(n int) (Errno, bool) {
+	for _, e := range Errnos {
+		if e.Linux == n {
+			return e, true
+		}
+	}
+	return Errno{}, false
+}

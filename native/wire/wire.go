@@ -1,0 +1,113 @@
+// Package wire is the vocabulary spoken between the worker (the learner's
+// program in the browser) and the bridge (the native process that performs
+// the socket calls). It imports no platform code, so both sides use it.
+//
+// A WebSocket binary message is a frame of one or more records. A record is a
+// small JSON header followed by raw bytes (the data of a write or a read), so
+// the hot path never inflates data with base64. See codec.go.
+//
+// Socket constants cross as names ("AF_INET", "SO_REUSEADDR"), never as
+// numbers: the learner's numbers are Linux's, the host's may not be (macOS),
+// and names read well in a trace. Errors cross as errno names too.
+package wire
+
+import "net/netip"
+
+// Op names one socket operation.
+type Op string
+
+// The operations a session performs.
+const (
+	OpSocket      Op = "socket"
+	OpSetsockopt  Op = "setsockopt"
+	OpGetsockopt  Op = "getsockopt"
+	OpBind        Op = "bind"
+	OpListen      Op = "listen"
+	OpAccept      Op = "accept"
+	OpConnect     Op = "connect"
+	OpRead        Op = "read"
+	OpWrite       Op = "write"
+	OpClose       Op = "close"
+	OpShutdown    Op = "shutdown"
+	OpGetsockname Op = "getsockname"
+	OpGetpeername Op = "getpeername"
+	OpLookupPort  Op = "lookupport" // net.LookupPort, the getservbyname step
+)
+
+// Call asks the bridge to perform one operation. Only the fields its Op uses
+// are set.
+type Call struct {
+	ID     uint64         `json:"id"`                // chosen by the caller; the Result carries it back
+	Op     Op             `json:"op"`                // what to do
+	FD     int            `json:"fd,omitempty"`      // the learner's (virtual) descriptor
+	Family string         `json:"family,omitempty"`  // socket: "AF_INET" or "AF_INET6"
+	Type   string         `json:"type,omitempty"`    // socket: "SOCK_STREAM"
+	Proto  int            `json:"proto,omitempty"`   // socket: 0 or IPPROTO_TCP (6)
+	Addr   netip.AddrPort `json:"addr,omitzero"`     // bind, connect: the address
+	Level  string         `json:"level,omitempty"`   // setsockopt, getsockopt: "SOL_SOCKET" or "IPPROTO_TCP"
+	Option string         `json:"option,omitempty"`  // setsockopt, getsockopt: "SO_REUSEADDR", …
+	Value  int            `json:"value,omitempty"`   // setsockopt: the value; listen: the backlog
+	Size   int            `json:"size,omitempty"`    // read: the most bytes to return
+	How    string         `json:"how,omitempty"`     // shutdown: "SHUT_RD", "SHUT_WR" or "SHUT_RDWR"
+	Net    string         `json:"network,omitempty"` // lookupport: "tcp", "tcp4", "tcp6"
+	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
+	Data   []byte         `json:"-"`                 // write: the bytes, carried raw after the header
+}
+
+// Result answers one Call. Exactly one of Errno and Refused is set when the
+// call failed.
+type Result struct {
+	ID      uint64         `json:"id"`                // the Call's ID
+	Ret     int            `json:"ret"`               // socket, accept: the new descriptor; read, write: bytes; getsockopt: the value; lookupport: the port
+	Addr    netip.AddrPort `json:"addr,omitzero"`     // accept, getpeername: the peer; getsockname: the local address
+	Errno   string         `json:"errno,omitempty"`   // the kernel's error, by name ("EADDRINUSE")
+	Refused *Refusal       `json:"refused,omitempty"` // the bridge's policy said no; the kernel was not asked
+	Data    []byte         `json:"-"`                 // read: the bytes, carried raw after the header
+}
+
+// Failed reports whether the call did not succeed.
+func (r *Result) Failed() bool { return r.Errno != "" || r.Refused != nil }
+
+// Refusal says which rule of the bridge's policy refused a call, in words a
+// learner can act on.
+type Refusal struct {
+	Rule    string `json:"rule"`           // short name of the rule, e.g. "loopback-only"
+	Message string `json:"message"`        // why, in plain words
+	Flag    string `json:"flag,omitempty"` // the bridge's command-line flag that changes the rule, if any
+}
+
+func (r *Refusal) Error() string {
+	s := "refused by the bridge's policy (" + r.Rule + "): " + r.Message
+	if r.Flag != "" {
+		s += " (start the bridge with " + r.Flag + " to allow it)"
+	}
+	return s
+}
+
+// Event is something the bridge tells the page without being asked.
+type Event struct {
+	Kind    string `json:"kind"`              // what happened; see the Event* constants
+	Message string `json:"message,omitempty"` // human words, for the output panel
+}
+
+// Event kinds.
+const (
+	EventHello = "hello" // first record on a new session; Message names the bridge's version
+)
+
+// Problem answers a record the bridge could not accept: malformed,
+// truncated, oversized or unknown. The session carries on.
+type Problem struct {
+	ID      uint64 `json:"id,omitempty"` // the call it concerns, when one could be read
+	Message string `json:"message"`      // what was wrong
+}
+
+func (p *Problem) Error() string { return "bridge: " + p.Message }
+
+// Record is one unit of a frame: exactly one field is set.
+type Record struct {
+	Call    *Call    `json:"call,omitempty"`
+	Result  *Result  `json:"result,omitempty"`
+	Event   *Event   `json:"event,omitempty"`
+	Problem *Problem `json:"problem,omitempty"`
+}
