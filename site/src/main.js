@@ -1,0 +1,522 @@
+// The page: editor, Run/Stop, output and trace panels, and the engine's
+// worker lifecycle. The worker protocol is typed in engine.d.ts (ToWorker,
+// FromWorker); the engine's events are in docs/architecture.md.
+
+import echo from "../../examples/echo/main.go";
+import { createEditor } from "./editor.js";
+
+/** @typedef {import("./engine").FromWorker} FromWorker */
+/** @typedef {import("./engine").EngineEvent} EngineEvent */
+/** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
+/** @typedef {"ready" | "running" | "stopped" | "error" | "disconnected"} Status */
+
+/** The worker bundle's content-hashed name, set by build.mjs. */
+/* global WORKER_URL */
+/** @type {string} */
+const workerURL = WORKER_URL;
+
+/** The learner's file in the workspace. */
+const FILE = "main.go";
+/** How long after a failed start or a lost bridge the page tries again, with a fresh worker. */
+const RETRY_MS = 1000;
+/** How long after the last keystroke the editor's text is saved. */
+const SAVE_DELAY_MS = 300;
+/** How long the editor waits for the workspace before it opens the default program. */
+const LOAD_TIMEOUT_MS = 5000;
+/** The output panel keeps at most this many characters, dropping the oldest. */
+const MAX_OUTPUT_CHARS = 200_000;
+/** The trace panel keeps at most this many calls, dropping the oldest. */
+const MAX_TRACE_ENTRIES = 2000;
+
+const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
+const runButton = /** @type {HTMLButtonElement} */ (el("run"));
+const stopButton = /** @type {HTMLButtonElement} */ (el("stop"));
+const statusEl = el("status");
+const statusDetail = /** @type {HTMLElement} */ (document.getElementById("status-detail"));
+const outputEl = el("output");
+const traceEl = el("trace");
+
+// ---- The bridge's address ----
+
+/** ws(s)://host/ws, with the token this page was opened with (the bridge also accepts its cookie). */
+const bridgeURL = (() => {
+  const params = new URLSearchParams(location.search);
+  const token = params.get("token");
+  if (token !== null) {
+    // Keep the token out of the URL bar, bookmarks and screenshots; the cookie keeps working.
+    params.delete("token");
+    const query = params.toString();
+    history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : "") + location.hash);
+  }
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  return `${scheme}://${location.host}/ws` + (token ? `?token=${encodeURIComponent(token)}` : "");
+})();
+
+// ---- The editor and the workspace ----
+
+const editor = createEditor({
+  parent: /** @type {HTMLElement} */ (document.getElementById("editor-host")),
+  onRun: () => run(),
+  onSave: () => saveNow(),
+  onChange: () => {
+    edited = true;
+    clearTimeout(saveTimer);
+    saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
+  },
+});
+
+/** The workspace answered a load: from now on every edit is saved. */
+let loaded = false;
+/** The workspace could not be read (yet); the editor shows the default program meanwhile. */
+let fallback = false;
+/** The learner typed since the page opened. */
+let edited = false;
+/** The text the workspace last confirmed it saved. */
+let savedText = /** @type {string | null} */ (null);
+let saveTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
+let requestID = 0;
+/** Saves in flight, by request id: the text each one saves. */
+const saving = new Map();
+let saveErrorShown = false;
+
+setTimeout(() => {
+  if (!loaded && !fallback) openDefault("the workspace did not answer");
+}, LOAD_TIMEOUT_MS);
+
+/** Opens the default program when the learner's saved one cannot be read. */
+function openDefault(/** @type {string} */ why) {
+  fallback = true;
+  editor.setDoc(echo);
+  say(`could not open your saved program (${why}); showing the example, and not saving yet`, "system");
+}
+
+/** @param {{source: string | null, error?: string}} msg */
+function onLoaded(msg) {
+  if (loaded) return;
+  if (msg.error) {
+    if (!fallback) openDefault(msg.error);
+    return;
+  }
+  loaded = true;
+  savedText = msg.source;
+  if (fallback && edited) {
+    saveNow(); // the learner's edits since win over what was stored
+  } else {
+    editor.setDoc(msg.source ?? echo);
+    if (fallback) say("opened your saved program", "system");
+  }
+}
+
+/** Saves the editor's text through the current worker, if it changed. */
+function saveNow() {
+  clearTimeout(saveTimer);
+  saveTimer = undefined;
+  if (!loaded || !current) return;
+  const source = editor.getDoc();
+  if (source === savedText || [...saving.values()].at(-1) === source) return;
+  const id = ++requestID;
+  saving.set(id, source);
+  current.worker.postMessage({ type: "save", id, name: FILE, source });
+}
+
+/** @param {{id: number, error?: string}} msg */
+function onSaved(msg) {
+  const source = saving.get(msg.id);
+  saving.delete(msg.id);
+  if (msg.error) {
+    if (!saveErrorShown) say(`could not save your program: ${msg.error}`, "error");
+    saveErrorShown = true;
+    return;
+  }
+  saveErrorShown = false;
+  if (source !== undefined) savedText = source;
+}
+
+// ---- The engine's worker ----
+
+/** engine.wasm, compiled once and handed to every worker. */
+let modulePromise = /** @type {Promise<WebAssembly.Module> | null} */ (null);
+
+function engineModule() {
+  modulePromise ??= compileEngine().catch((err) => {
+    modulePromise = null; // try again with the next worker
+    throw err;
+  });
+  return modulePromise;
+}
+
+async function compileEngine() {
+  const resp = await fetch("engine.wasm");
+  if (!resp.ok) throw new Error(`engine.wasm: ${resp.status} ${resp.statusText}`);
+  if (resp.headers.get("Content-Type")?.startsWith("application/wasm")) {
+    return WebAssembly.compileStreaming(resp);
+  }
+  return WebAssembly.compile(await resp.arrayBuffer()); // a server that does not know .wasm
+}
+
+/**
+ * One worker running the engine.
+ * @typedef {object} Engine
+ * @property {Worker} worker
+ * @property {boolean} started  connected to the bridge
+ */
+
+/** @type {Engine | null} */
+let current = null;
+/** A run was sent to the current worker and has not ended. */
+let running = false;
+/** Source to run once the current worker has connected. */
+let queuedRun = /** @type {string | null} */ (null);
+/** Diagnostics of the current run. */
+let diagnostics = /** @type {DiagnosticEvent[]} */ ([]);
+let retryTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
+/** The last failure to connect told to the learner, so that retries do not repeat it. */
+let lastFailure = "";
+
+function spawn() {
+  clearTimeout(retryTimer);
+  const worker = new Worker(workerURL);
+  /** @type {Engine} */
+  const eng = { worker, started: false };
+  current = eng;
+  worker.onmessage = (/** @type {MessageEvent<FromWorker>} */ e) => {
+    if (current === eng) onWorkerMessage(eng, e.data);
+  };
+  worker.onerror = (e) => {
+    e.preventDefault();
+    if (current === eng) engineGone(`the engine stopped: ${e.message || "its worker failed"}`, "crash");
+  };
+  engineModule().then(
+    (module) => {
+      if (current === eng) worker.postMessage({ type: "init", module, bridgeURL });
+    },
+    (err) => {
+      if (current === eng) engineGone(`could not load the engine: ${err.message}`, "crash");
+    },
+  );
+  // The worker queues these until its engine is up.
+  if (!loaded) worker.postMessage({ type: "load", id: ++requestID, name: FILE });
+  else saveNow(); // what a terminated worker may not have saved
+}
+
+/**
+ * @param {Engine} eng
+ * @param {FromWorker} msg
+ */
+function onWorkerMessage(eng, msg) {
+  switch (msg.type) {
+    case "started":
+      eng.started = true;
+      if (lastFailure) say("connected to the bridge", "system");
+      lastFailure = "";
+      if (statusEl.textContent === "disconnected") setStatus("ready");
+      detail("");
+      if (queuedRun !== null) startRun();
+      break;
+    case "startFailed":
+      engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
+      break;
+    case "event":
+      onEngineEvent(msg.event);
+      break;
+    case "runDone":
+      finishRun(msg.error); // when the exit event did not already
+      break;
+    case "loaded":
+      onLoaded(msg);
+      break;
+    case "saved":
+      onSaved(msg);
+      break;
+    case "engineStopped":
+      engineGone(msg.message, "crash");
+      break;
+    default:
+      console.warn("page: unknown message from the worker", msg);
+  }
+}
+
+/** @param {EngineEvent} ev */
+function onEngineEvent(ev) {
+  switch (ev.type) {
+    case "output":
+      appendOutput(ev.text, ev.stream === "stderr" ? "stderr" : "stdout");
+      break;
+    case "call":
+      traceCall(ev.id, ev.text);
+      break;
+    case "result":
+      traceResult(ev.id, ev.text, ev.failed);
+      break;
+    case "diagnostic":
+      diagnostics.push(ev);
+      editor.showDiagnostics(diagnostics);
+      sayDiagnostic(ev);
+      break;
+    case "exit":
+      finishRun(ev.error);
+      break;
+    case "disconnected":
+      engineGone(`lost the bridge: ${ev.message}`, "disconnect");
+      break;
+    default:
+      console.debug("page: engine event not shown", ev);
+  }
+}
+
+/**
+ * The current worker is of no more use: drop it and try again with a fresh one.
+ * @param {string} message
+ * @param {"crash" | "disconnect"} kind
+ */
+function engineGone(message, kind) {
+  current?.worker.terminate();
+  current = null;
+  if (!loaded && !fallback) openDefault(message);
+  if (running) {
+    running = false;
+    cancelPending("the engine stopped");
+    say(message, "error");
+  } else if (message !== lastFailure) {
+    say(message, "system");
+  }
+  lastFailure = message;
+  if (kind === "crash" && statusEl.textContent === "running") {
+    setStatus("error");
+    spawn(); // the program crashed the engine; the bridge is likely still there
+  } else {
+    setStatus("disconnected");
+    detail("retrying…");
+    retryTimer = setTimeout(spawn, RETRY_MS);
+  }
+  updateButtons();
+}
+
+// ---- Run and Stop ----
+
+function run() {
+  saveNow();
+  if (running) stop(); // Run while running starts over
+  queuedRun = editor.getDoc();
+  clearOutput();
+  clearTrace();
+  diagnostics = [];
+  editor.clearDiagnostics();
+  if (current?.started) {
+    startRun();
+  } else {
+    // Right after Stop this is a moment; without a bridge it is until the bridge is back.
+    if (statusEl.textContent === "disconnected") say("the program runs once the bridge is back", "system");
+    updateButtons();
+  }
+}
+
+function startRun() {
+  const source = /** @type {string} */ (queuedRun);
+  queuedRun = null;
+  running = true;
+  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source });
+  setStatus("running");
+  updateButtons();
+}
+
+function stop() {
+  if (queuedRun !== null && !running) {
+    queuedRun = null;
+    say("run cancelled", "system");
+    updateButtons();
+    return;
+  }
+  if (!running) return;
+  running = false;
+  // Terminating the worker closes its WebSocket; the bridge then closes every socket of the session.
+  current?.worker.terminate();
+  current = null;
+  cancelPending("stopped");
+  say("stopped", "system");
+  setStatus("stopped");
+  updateButtons();
+  spawn();
+}
+
+/** @param {string} error empty when the program ended normally */
+function finishRun(error) {
+  if (!running) return;
+  running = false;
+  cancelPending("the program ended");
+  if (!error) {
+    say("program exited", "system");
+    setStatus("stopped");
+  } else {
+    const shown = diagnostics.some((d) => error.includes(d.message));
+    say(shown ? "program exited with an error" : `program exited: ${error}`, "error");
+    setStatus("error");
+  }
+  updateButtons();
+}
+
+function updateButtons() {
+  stopButton.disabled = !running && queuedRun === null;
+}
+
+/** @param {Status} s */
+function setStatus(s) {
+  statusEl.textContent = s;
+  statusEl.dataset.status = s;
+}
+
+function detail(/** @type {string} */ text) {
+  statusDetail.textContent = text;
+}
+
+runButton.addEventListener("click", () => run());
+stopButton.addEventListener("click", () => stop());
+document.addEventListener("keydown", (e) => {
+  // The editor has its own binding; this one is for focus elsewhere on the page.
+  if (e.key === "Enter" && (e.ctrlKey || e.metaKey) && !e.defaultPrevented) {
+    e.preventDefault();
+    run();
+  }
+});
+
+// ---- Output ----
+
+/** @typedef {"stdout" | "stderr" | "system" | "error"} OutputKind */
+
+let outputChars = 0;
+let outputEndsLine = true;
+
+/**
+ * @param {string} text
+ * @param {OutputKind} kind
+ */
+function appendOutput(text, kind) {
+  if (!text) return;
+  const last = /** @type {HTMLElement | null} */ (outputEl.lastElementChild);
+  if (last && last.dataset.kind === kind && (kind === "stdout" || kind === "stderr")) {
+    last.append(text);
+  } else {
+    const span = document.createElement("span");
+    span.className = `out out-${kind}`;
+    span.dataset.kind = kind;
+    span.textContent = text;
+    outputEl.append(span);
+  }
+  outputChars += text.length;
+  outputEndsLine = text.endsWith("\n");
+  while (outputChars > MAX_OUTPUT_CHARS && outputEl.firstElementChild && outputEl.childElementCount > 1) {
+    outputChars -= outputEl.firstElementChild.textContent?.length ?? 0;
+    outputEl.firstElementChild.remove();
+  }
+  followTail(outputEl);
+}
+
+/** A line of the page's own, on a line of its own. */
+function say(/** @type {string} */ text, /** @type {"system" | "error"} */ kind) {
+  appendOutput(`${outputEndsLine ? "" : "\n"}${text}\n`, kind);
+}
+
+/** A diagnostic as a line in the output; clicking it moves the cursor there. */
+function sayDiagnostic(/** @type {DiagnosticEvent} */ d) {
+  const where = d.column ? `${FILE}:${d.line}:${d.column}` : `${FILE}:${d.line}`;
+  say(`${where}: ${d.kind === "panic" ? "panic: " : ""}${d.message}`, "error");
+  const span = /** @type {HTMLElement} */ (outputEl.lastElementChild);
+  span.classList.add("out-diagnostic");
+  span.title = "Show in the editor";
+  span.addEventListener("click", () => editor.goTo(d.line, d.column));
+}
+
+function clearOutput() {
+  outputEl.replaceChildren();
+  outputChars = 0;
+  outputEndsLine = true;
+}
+
+// ---- Trace: one element per call, completed in place by its result ----
+
+/** Calls waiting for their result, by id. */
+const pending = new Map();
+
+/**
+ * @param {number} id
+ * @param {string} text
+ */
+function traceCall(id, text) {
+  const li = document.createElement("li");
+  li.dataset.id = String(id);
+  li.dataset.state = "pending";
+  const call = document.createElement("span");
+  call.className = "call";
+  call.textContent = text;
+  const ret = document.createElement("span");
+  ret.className = "ret";
+  ret.textContent = " …";
+  li.append(call, ret);
+  traceEl.append(li);
+  pending.set(id, li);
+  while (traceEl.childElementCount > MAX_TRACE_ENTRIES) {
+    const first = /** @type {HTMLElement} */ (traceEl.firstElementChild);
+    pending.delete(Number(first.dataset.id));
+    first.remove();
+  }
+  followTail(traceEl);
+}
+
+/**
+ * @param {number} id
+ * @param {string} text
+ * @param {boolean} failed
+ */
+function traceResult(id, text, failed) {
+  const li = pending.get(id);
+  if (!li) return; // dropped from the panel, or from a run that was cleared
+  pending.delete(id);
+  li.dataset.state = failed ? "failed" : "done";
+  /** @type {HTMLElement} */ (li.querySelector(".ret")).textContent = ` = ${text}`;
+}
+
+/** Marks every call still waiting as cancelled. */
+function cancelPending(/** @type {string} */ why) {
+  for (const li of pending.values()) {
+    li.dataset.state = "cancelled";
+    li.title = why;
+    /** @type {HTMLElement} */ (li.querySelector(".ret")).textContent = " = ? (cancelled)";
+  }
+  pending.clear();
+}
+
+function clearTrace() {
+  traceEl.replaceChildren();
+  pending.clear();
+}
+
+// ---- Scrolling: panels follow new lines unless the learner scrolled up ----
+
+const following = new WeakMap();
+const scheduled = new Set();
+
+for (const panel of [outputEl, traceEl]) {
+  following.set(panel, true);
+  panel.addEventListener("scroll", () => {
+    following.set(panel, panel.scrollHeight - panel.scrollTop - panel.clientHeight < 24);
+  });
+}
+
+function followTail(/** @type {HTMLElement} */ panel) {
+  if (!following.get(panel) || scheduled.has(panel)) return;
+  scheduled.add(panel);
+  requestAnimationFrame(() => {
+    scheduled.delete(panel);
+    panel.scrollTop = panel.scrollHeight;
+  });
+}
+
+// ---- Start ----
+
+/** For tests and the console: the CodeMirror view (and Run/Stop as the buttons do them). */
+Object.assign(window, { sockstep: { view: editor.view, run, stop } });
+
+setStatus("disconnected");
+detail("connecting…");
+updateButtons();
+spawn();

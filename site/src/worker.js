@@ -1,0 +1,173 @@
+// The engine's Web Worker: boots engine.wasm (compiled once by the page and
+// handed over as a WebAssembly.Module), connects it to the bridge, and relays
+// messages both ways. The page terminates this worker to stop a program.
+//
+// Messages are typed in engine.d.ts (ToWorker, FromWorker).
+
+/// <reference lib="webworker" />
+/** @typedef {import("./engine").ToWorker} ToWorker */
+/** @typedef {import("./engine").FromWorker} FromWorker */
+/** @typedef {import("./engine").SockstepEngine} SockstepEngine */
+
+/** How long engine.wasm may take to set globalThis.sockstepEngine. */
+const BOOT_TIMEOUT_MS = 15000;
+/** How long sockstepEngine.start may take to connect to the bridge. */
+const START_TIMEOUT_MS = 15000;
+
+/** @param {FromWorker} msg */
+function post(msg) {
+  self.postMessage(msg);
+}
+
+/** Tells the page this worker is of no more use; the page terminates it and spawns another. */
+let stopped = false;
+function engineStopped(message) {
+  if (stopped) return;
+  stopped = true;
+  post({ type: "engineStopped", message: `the engine stopped: ${message}` });
+}
+
+self.addEventListener("error", (e) => engineStopped(e.message || String(e.error)));
+self.addEventListener("unhandledrejection", (e) => console.warn("worker: unhandled rejection", e.reason));
+
+function describe(err) {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+// Go's own glue. It defines globalThis.fs, whose writeSync is where the Go
+// runtime writes fd 1 and 2 (to the console). Wrap it: the engine reports the
+// program's output itself, but a crash of the engine (a Go panic, "fatal
+// error: …") only reaches fd 2, so forward fd 2 to the page as stderr.
+importScripts("wasm_exec.js");
+{
+  const fs = /** @type {any} */ (globalThis).fs;
+  const writeSync = fs.writeSync.bind(fs);
+  const decoder = new TextDecoder();
+  fs.writeSync = (/** @type {number} */ fd, /** @type {Uint8Array} */ buf) => {
+    if (fd === 2) {
+      const text = decoder.decode(buf, { stream: true });
+      if (text) post({ type: "event", event: { type: "output", stream: "stderr", text } });
+    }
+    return writeSync(fd, buf); // and to the console, as before
+  };
+}
+
+/** @type {SockstepEngine | null} */
+let engine = null;
+/** Messages that arrived before the engine was there. */
+/** @type {ToWorker[]} */
+const queue = [];
+
+self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
+  const msg = e.data;
+  if (msg.type === "init") {
+    boot(msg.module, msg.bridgeURL).catch((err) => engineStopped(describe(err)));
+  } else if (engine) {
+    handle(msg);
+  } else {
+    queue.push(msg);
+  }
+};
+
+/**
+ * @param {WebAssembly.Module} module
+ * @param {string} bridgeURL
+ */
+async function boot(module, bridgeURL) {
+  const go = new Go();
+  /** @type {number | undefined} */
+  let exitCode;
+  const exit = go.exit;
+  go.exit = (/** @type {number} */ code) => {
+    exitCode = code;
+    exit(code);
+  };
+  const instance = await WebAssembly.instantiate(module, go.importObject);
+  // Not awaited: it resolves when the Go program exits, which the engine never should.
+  go.run(instance).then(
+    () => engineStopped(exitCode ? `engine.wasm exited with code ${exitCode}` : "engine.wasm exited"),
+    (err) => engineStopped(describe(err)),
+  );
+
+  engine = await waitForEngine();
+  for (const msg of queue.splice(0)) handle(msg);
+
+  const onEvent = (/** @type {string} */ json) => {
+    let event;
+    try {
+      event = JSON.parse(json);
+    } catch {
+      event = { type: "output", stream: "stderr", text: `engine sent an unreadable event: ${json}\n` };
+    }
+    post({ type: "event", event });
+  };
+  try {
+    await withTimeout(engine.start({ bridgeURL, onEvent }), START_TIMEOUT_MS, "no answer from the bridge");
+    post({ type: "started" });
+  } catch (err) {
+    post({ type: "startFailed", message: describe(err) });
+  }
+}
+
+/** @returns {Promise<SockstepEngine>} */
+function waitForEngine() {
+  return new Promise((resolve, reject) => {
+    const deadline = Date.now() + BOOT_TIMEOUT_MS;
+    const poll = () => {
+      if (globalThis.sockstepEngine) resolve(globalThis.sockstepEngine);
+      else if (stopped) reject(new Error("engine.wasm exited while starting"));
+      else if (Date.now() > deadline) reject(new Error("engine.wasm did not set sockstepEngine"));
+      else setTimeout(poll, 5);
+    };
+    poll();
+  });
+}
+
+/**
+ * @template T
+ * @param {Promise<T>} p
+ * @param {number} ms
+ * @param {string} message
+ * @returns {Promise<T>}
+ */
+function withTimeout(p, ms, message) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** @param {ToWorker} msg */
+async function handle(msg) {
+  const e = /** @type {SockstepEngine} */ (engine);
+  switch (msg.type) {
+    case "run":
+      try {
+        await e.run(msg.source);
+        post({ type: "runDone", error: "" });
+      } catch (err) {
+        post({ type: "runDone", error: describe(err) || "the run failed" });
+      }
+      break;
+    case "load":
+      try {
+        const source = await e.load(msg.name);
+        post({ type: "loaded", id: msg.id, source: typeof source === "string" ? source : null });
+      } catch (err) {
+        post({ type: "loaded", id: msg.id, source: null, error: describe(err) || "load failed" });
+      }
+      break;
+    case "save":
+      try {
+        await e.save(msg.name, msg.source);
+        post({ type: "saved", id: msg.id });
+      } catch (err) {
+        post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
+      }
+      break;
+    default:
+      console.warn("worker: unknown message", msg);
+  }
+}
