@@ -1,0 +1,118 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall/js"
+
+	"sockstep/native/wire"
+)
+
+// Dial opens a browser WebSocket to url and returns a relay over it once the
+// socket is open. When the socket closes or fails, the relay closes with an
+// error that says the bridge went away.
+func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error) {
+	defer catch(&err)
+	ws := js.Global().Get("WebSocket").New(url)
+	ws.Set("binaryType", "arraybuffer")
+
+	opened := make(chan error, 1)
+	var funcs []js.Func
+	on := func(name string, f func(ev js.Value)) {
+		fn := js.FuncOf(func(this js.Value, args []js.Value) any {
+			var ev js.Value
+			if len(args) > 0 {
+				ev = args[0]
+			}
+			f(ev)
+			return nil
+		})
+		funcs = append(funcs, fn)
+		ws.Set(name, fn)
+	}
+	release := func() {
+		for _, fn := range funcs {
+			fn.Release()
+		}
+	}
+
+	send := func(frame []byte) (err error) {
+		defer catch(&err)
+		buf := js.Global().Get("Uint8Array").New(len(frame))
+		js.CopyBytesToJS(buf, frame)
+		ws.Call("send", buf)
+		return nil
+	}
+	r = New(send, opts...)
+
+	on("onopen", func(js.Value) {
+		select {
+		case opened <- nil:
+		default:
+		}
+	})
+	on("onerror", func(js.Value) {
+		select {
+		case opened <- errors.New("the bridge is unreachable at " + url):
+		default:
+		}
+	})
+	on("onclose", func(ev js.Value) {
+		err := fmt.Errorf("the bridge closed the connection (code %d)", ev.Get("code").Int())
+		if reason := ev.Get("reason").String(); reason != "" {
+			err = fmt.Errorf("%w: %s", err, reason)
+		}
+		select {
+		case opened <- err:
+		default:
+		}
+		release()
+		r.Close(err)
+	})
+	on("onmessage", func(ev js.Value) {
+		data := ev.Get("data")
+		if data.Type() != js.TypeObject || !data.InstanceOf(js.Global().Get("ArrayBuffer")) {
+			r.problem(&wire.Problem{Message: "the bridge sent a text message; frames are binary"})
+			return
+		}
+		arr := js.Global().Get("Uint8Array").New(data)
+		frame := make([]byte, arr.Length())
+		js.CopyBytesToGo(frame, arr)
+		r.Deliver(frame)
+	})
+
+	select {
+	case err := <-opened:
+		if err != nil {
+			r.Close(err)
+			closeSocket(ws)
+			return nil, err
+		}
+		return r, nil
+	case <-ctx.Done():
+		err := fmt.Errorf("connect to the bridge: %w", ctx.Err())
+		r.Close(err)
+		closeSocket(ws)
+		return nil, err
+	}
+}
+
+func closeSocket(ws js.Value) {
+	defer catch(new(error))
+	ws.Call("close")
+}
+
+// catch turns a JavaScript exception, which syscall/js raises as a Go panic,
+// into an error.
+func catch(err *error) {
+	r := recover()
+	if r == nil {
+		return
+	}
+	if jsErr, ok := r.(js.Error); ok {
+		*err = fmt.Errorf("javascript: %s", jsErr.Value.Get("message").String())
+		return
+	}
+	*err = fmt.Errorf("javascript: %v", r)
+}

@@ -1,0 +1,219 @@
+// Package relay matches the bridge's results to the worker's calls by id, over
+// any transport that moves whole frames (the browser's WebSocket, or a pipe in
+// tests). Many goroutines may wait at once, as in a server with a goroutine per
+// client; calls that become ready together leave in one frame.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"sockstep/native/wire"
+)
+
+// ErrClosed is the cause given to calls when the relay was closed without one.
+var ErrClosed = errors.New("relay closed")
+
+// Relay sends calls as frames and hands each result to the goroutine that
+// waits for it.
+type Relay struct {
+	send      func(frame []byte) error
+	onEvent   func(*wire.Event)
+	onProblem func(*wire.Problem)
+	onClose   func(error)
+
+	wake chan struct{} // a call was queued; capacity 1
+	done chan struct{} // closed by Close
+
+	mu      sync.Mutex
+	nextID  uint64
+	pending map[uint64]chan reply
+	queue   []*wire.Call
+	err     error // set by Close: why every call fails
+}
+
+type reply struct {
+	res *wire.Result
+	err error
+}
+
+// An Option configures a Relay.
+type Option func(*Relay)
+
+// WithEvents passes every Event record to f. f runs on the transport's
+// callback and must not block.
+func WithEvents(f func(*wire.Event)) Option { return func(r *Relay) { r.onEvent = f } }
+
+// WithProblems passes to f the Problems that concern no pending call, and
+// frames from the bridge that could not be decoded. f must not block.
+func WithProblems(f func(*wire.Problem)) Option { return func(r *Relay) { r.onProblem = f } }
+
+// WithClose calls f once, with the cause, when the relay closes.
+func WithClose(f func(error)) Option { return func(r *Relay) { r.onClose = f } }
+
+// New returns a relay that sends frames with send, from one goroutine of its
+// own, until Close.
+func New(send func(frame []byte) error, opts ...Option) *Relay {
+	r := &Relay{
+		send:    send,
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		pending: make(map[uint64]chan reply),
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	go r.sender()
+	return r
+}
+
+// Call sends c, after giving it a fresh ID, and waits for its result. The
+// error is non-nil only when no result will come: a *wire.Problem the bridge
+// sent about this call, the relay's close cause, or ctx's error. c and its
+// Data must not change until Call returns.
+func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
+	ch := make(chan reply, 1)
+	r.mu.Lock()
+	if r.err != nil {
+		err := r.err
+		r.mu.Unlock()
+		return nil, err
+	}
+	r.nextID++
+	c.ID = r.nextID
+	r.pending[c.ID] = ch
+	r.queue = append(r.queue, c)
+	r.mu.Unlock()
+	select {
+	case r.wake <- struct{}{}:
+	default: // the sender is already due to look at the queue
+	}
+
+	select {
+	case rep := <-ch:
+		return rep.res, rep.err
+	case <-ctx.Done():
+		r.mu.Lock()
+		delete(r.pending, c.ID)
+		r.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+// sender drains the queue into as few frames as the size limit allows.
+func (r *Relay) sender() {
+	for {
+		select {
+		case <-r.done:
+			return
+		case <-r.wake:
+		}
+		r.mu.Lock()
+		calls := r.queue
+		r.queue = nil
+		r.mu.Unlock()
+
+		var frame []byte
+		for _, c := range calls {
+			rec, err := wire.AppendRecord(nil, wire.Record{Call: c})
+			if err != nil {
+				r.finish(c.ID, reply{err: err})
+				continue
+			}
+			if len(frame) > 0 && len(frame)+len(rec) > wire.MaxFrame {
+				if !r.flush(frame) {
+					return
+				}
+				frame = nil
+			}
+			frame = append(frame, rec...)
+		}
+		if len(frame) > 0 && !r.flush(frame) {
+			return
+		}
+	}
+}
+
+func (r *Relay) flush(frame []byte) bool {
+	if err := r.send(frame); err != nil {
+		r.Close(fmt.Errorf("send to the bridge: %w", err))
+		return false
+	}
+	return true
+}
+
+// finish hands rep to the call with id, if it still waits.
+func (r *Relay) finish(id uint64, rep reply) bool {
+	r.mu.Lock()
+	ch, ok := r.pending[id]
+	delete(r.pending, id)
+	r.mu.Unlock()
+	if ok {
+		ch <- rep // buffered, and only one reply per id: never blocks
+	}
+	return ok
+}
+
+// Deliver handles one frame from the bridge. It never blocks, so a transport
+// may call it from its receive callback. The results' Data alias frame, which
+// the caller must not reuse.
+func (r *Relay) Deliver(frame []byte) {
+	records, err := wire.DecodeFrame(frame)
+	for _, rec := range records {
+		switch {
+		case rec.Result != nil:
+			if !r.finish(rec.Result.ID, reply{res: rec.Result}) {
+				r.problem(&wire.Problem{ID: rec.Result.ID, Message: fmt.Sprintf("result for call %d, which no one waits for", rec.Result.ID)})
+			}
+		case rec.Problem != nil:
+			if rec.Problem.ID == 0 || !r.finish(rec.Problem.ID, reply{err: rec.Problem}) {
+				r.problem(rec.Problem)
+			}
+		case rec.Event != nil:
+			if r.onEvent != nil {
+				r.onEvent(rec.Event)
+			}
+		case rec.Call != nil:
+			r.problem(&wire.Problem{ID: rec.Call.ID, Message: "the bridge sent a call; only results are expected"})
+		}
+	}
+	if err != nil {
+		r.problem(&wire.Problem{Message: "undecodable frame from the bridge: " + err.Error()})
+	}
+}
+
+func (r *Relay) problem(p *wire.Problem) {
+	if r.onProblem != nil {
+		r.onProblem(p)
+	}
+}
+
+// Close fails every pending and future call with cause (ErrClosed if nil) and
+// stops the sender. Only the first Close counts.
+func (r *Relay) Close(cause error) {
+	if cause == nil {
+		cause = ErrClosed
+	}
+	r.mu.Lock()
+	if r.err != nil {
+		r.mu.Unlock()
+		return
+	}
+	r.err = cause
+	pending := r.pending
+	r.pending = nil
+	r.queue = nil
+	r.mu.Unlock()
+	close(r.done)
+	for _, ch := range pending {
+		ch <- reply{err: cause}
+	}
+	if r.onClose != nil {
+		r.onClose(cause)
+	}
+}
+
+// Done is closed when the relay closes.
+func (r *Relay) Done() <-chan struct{} { return r.done }
