@@ -12,7 +12,7 @@ type Errno struct {
 // Errnos are the errors a socket call may return, by name.
 var Errnos = []Errno{
 	{"EPERM", 1, "the operation is not permitted"},
-	{"ENOENT", 2, "no such entry"},
+	{"ENOENT", 2, "no such entry (for lookupport: the service is not in the services database)"},
 	{"EINTR", 4, "the call was interrupted before it finished"},
 	{"EIO", 5, "an input/output error"},
 	{"EBADF", 9, "this is not an open descriptor of this program"},
@@ -27,6 +27,7 @@ var Errnos = []Errno{
 	{"ENOSPC", 28, "no space left"},
 	{"EPIPE", 32, "the other side has closed the connection; nothing more can be written"},
 	{"ENOSYS", 38, "this call is not implemented here"},
+	{"EPROTO", 71, "a protocol error"},
 	{"ENOTSOCK", 88, "the descriptor is not a socket"},
 	{"EDESTADDRREQ", 89, "the socket is not connected and no address was given"},
 	{"EMSGSIZE", 90, "the message is too long"},
@@ -40,17 +41,20 @@ var Errnos = []Errno{
 	{"EADDRNOTAVAIL", 99, "this address is not one of this machine's"},
 	{"ENETDOWN", 100, "the network is down"},
 	{"ENETUNREACH", 101, "the network cannot be reached"},
+	{"ENETRESET", 102, "the network dropped the connection"},
 	{"ECONNABORTED", 103, "the connection was aborted before it was accepted"},
 	{"ECONNRESET", 104, "the other side reset the connection"},
 	{"ENOBUFS", 105, "the kernel has no buffer space left"},
 	{"EISCONN", 106, "the socket is already connected"},
 	{"ENOTCONN", 107, "the socket is not connected"},
+	{"ESHUTDOWN", 108, "this side of the connection was shut down; nothing more can be sent"},
 	{"ETIMEDOUT", 110, "the connection timed out"},
 	{"ECONNREFUSED", 111, "nothing is listening on that address and port"},
+	{"EHOSTDOWN", 112, "the host is down"},
 	{"EHOSTUNREACH", 113, "the host cannot be reached"},
 	{"EALREADY", 114, "a connection attempt is already in progress"},
 	{"EINPROGRESS", 115, "the connection is in progress"},
-	{"ECANCELED", 125, "the call was cancelled: the session ended while it waited"},
+	{"ECANCELED", 125, "the call was cancelled: the program stopped or the session ended while it waited"},
 }
 
 // ErrnoByName returns the table entry for name.

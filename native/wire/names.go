@@ -16,6 +16,10 @@ var Families = []Name{{"AF_INET", 2}, {"AF_INET6", 10}}
 // Types a session may create. Others are refused for now.
 var Types = []Name{{"SOCK_STREAM", 1}}
 
+// ProtoTCP is IPPROTO_TCP, the one protocol a socket may name besides 0
+// (the family's default for the type, which is TCP for SOCK_STREAM).
+const ProtoTCP = 6
+
 // Shutdowns are the ways to shut down a connection.
 var Shutdowns = []Name{{"SHUT_RD", 0}, {"SHUT_WR", 1}, {"SHUT_RDWR", 2}}
 
@@ -74,6 +78,9 @@ func (c *Call) Validate() error {
 		if err := known(Families, "family", c.Family); err != nil {
 			return err
 		}
+		if c.Proto != 0 && c.Proto != ProtoTCP {
+			return fmt.Errorf("socket: protocol %d is not supported; use 0 or IPPROTO_TCP (%d)", c.Proto, ProtoTCP)
+		}
 		return known(Types, "type", c.Type)
 	case OpSetsockopt, OpGetsockopt:
 		if err := known(Levels, "level", c.Level); err != nil {
@@ -99,7 +106,11 @@ func (c *Call) Validate() error {
 		default:
 			return fmt.Errorf("lookupport: unknown network %q", c.Net)
 		}
-	case OpListen, OpAccept, OpWrite, OpClose, OpGetsockname, OpGetpeername:
+	case OpWrite:
+		if len(c.Data) > MaxData {
+			return fmt.Errorf("write: %d bytes is over the limit of %d", len(c.Data), MaxData)
+		}
+	case OpListen, OpAccept, OpClose, OpGetsockname, OpGetpeername:
 	default:
 		return fmt.Errorf("unknown op %q", c.Op)
 	}

@@ -1,0 +1,112 @@
+package wire
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	lo := netip.MustParseAddrPort("127.0.0.1:9000")
+	tests := []struct {
+		name string
+		call Call
+		want string // a part of the error; "" for a valid call
+	}{
+		{"socket", Call{Op: OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}, ""},
+		{"socket tcp", Call{Op: OpSocket, Family: "AF_INET6", Type: "SOCK_STREAM", Proto: 6}, ""},
+		{"socket udp proto", Call{Op: OpSocket, Family: "AF_INET", Type: "SOCK_STREAM", Proto: 17}, "protocol 17"},
+		{"socket unix", Call{Op: OpSocket, Family: "AF_UNIX", Type: "SOCK_STREAM"}, "unknown family"},
+		{"socket dgram", Call{Op: OpSocket, Family: "AF_INET", Type: "SOCK_DGRAM"}, "unknown type"},
+		{"setsockopt", Call{Op: OpSetsockopt, FD: 3, Level: "SOL_SOCKET", Option: "SO_REUSEADDR", Value: 1}, ""},
+		{"setsockopt wrong level", Call{Op: OpSetsockopt, FD: 3, Level: "IPPROTO_TCP", Option: "SO_REUSEADDR"}, "unknown option"},
+		{"getsockopt unknown level", Call{Op: OpGetsockopt, FD: 3, Level: "SOL_IP", Option: "IP_TTL"}, "unknown level"},
+		{"bind", Call{Op: OpBind, FD: 3, Addr: lo}, ""},
+		{"bind no address", Call{Op: OpBind, FD: 3}, "address"},
+		{"connect no address", Call{Op: OpConnect, FD: 3}, "address"},
+		{"negative fd", Call{Op: OpClose, FD: -1}, "negative"},
+		{"read", Call{Op: OpRead, FD: 4, Size: 1024}, ""},
+		{"read too much", Call{Op: OpRead, FD: 4, Size: MaxData + 1}, "size"},
+		{"read negative", Call{Op: OpRead, FD: 4, Size: -1}, "size"},
+		{"read with data", Call{Op: OpRead, FD: 4, Size: 1, Data: []byte("x")}, "only write"},
+		{"write", Call{Op: OpWrite, FD: 4, Data: []byte("x")}, ""},
+		{"write too much", Call{Op: OpWrite, FD: 4, Data: make([]byte, MaxData+1)}, "over the limit"},
+		{"shutdown", Call{Op: OpShutdown, FD: 4, How: "SHUT_WR"}, ""},
+		{"shutdown unknown", Call{Op: OpShutdown, FD: 4, How: "SHUT_UP"}, "unknown how"},
+		{"lookupport", Call{Op: OpLookupPort, Net: "tcp", Name: "http"}, ""},
+		{"lookupport no name", Call{Op: OpLookupPort, Net: "tcp"}, "missing service"},
+		{"lookupport bad network", Call{Op: OpLookupPort, Net: "ip", Name: "http"}, "unknown network"},
+		{"listen", Call{Op: OpListen, FD: 3, Value: 5}, ""},
+		{"accept", Call{Op: OpAccept, FD: 3}, ""},
+		{"unknown op", Call{Op: "fork"}, "unknown op"},
+		{"no op", Call{}, "unknown op"},
+	}
+	for _, tt := range tests {
+		err := tt.call.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: got %v; want no error", tt.name, err)
+		case tt.want != "" && err == nil:
+			t.Errorf("%s: got no error; want one containing %q", tt.name, tt.want)
+		case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+			t.Errorf("%s: got %v; want an error containing %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestFormatLine(t *testing.T) {
+	tests := []struct {
+		call   Call
+		result Result
+		want   string
+	}{
+		{Call{Op: OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}, Result{Ret: 3},
+			`socket(AF_INET, SOCK_STREAM, 0) = 3`},
+		{Call{Op: OpBind, FD: 3, Addr: netip.MustParseAddrPort("127.0.0.1:9000")}, Result{Ret: -1, Errno: "EADDRINUSE"},
+			`bind(3, 127.0.0.1:9000) = -1 EADDRINUSE: another socket is already bound to this address and port`},
+		{Call{Op: OpRead, FD: 4, Size: 1024}, Result{Ret: 6, Data: []byte("hello\n")},
+			`read(4, 1024) = 6 "hello\n"`},
+		{Call{Op: OpAccept, FD: 3}, Result{Ret: 4, Addr: netip.MustParseAddrPort("127.0.0.1:53122")},
+			`accept(3) = 4 (peer 127.0.0.1:53122)`},
+		{Call{Op: OpRead, FD: 4, Size: 1024}, Result{},
+			`read(4, 1024) = 0 (end of stream: the other side closed)`},
+		{Call{Op: OpWrite, FD: 4, Data: []byte(strings.Repeat("a", 40))}, Result{Ret: 40},
+			`write(4, "` + strings.Repeat("a", QuoteLimit) + `"...) = 40`},
+		{Call{Op: OpSetsockopt, FD: 3, Level: "SOL_SOCKET", Option: "SO_REUSEADDR", Value: 1}, Result{},
+			`setsockopt(3, SOL_SOCKET, SO_REUSEADDR, 1) = 0`},
+		{Call{Op: OpShutdown, FD: 4, How: "SHUT_WR"}, Result{},
+			`shutdown(4, SHUT_WR) = 0`},
+		{Call{Op: OpGetsockname, FD: 3}, Result{Addr: netip.MustParseAddrPort("127.0.0.1:9000")},
+			`getsockname(3) = 0 (127.0.0.1:9000)`},
+		{Call{Op: OpLookupPort, Net: "tcp", Name: "http"}, Result{Ret: 80},
+			`lookupport("tcp", "http") = 80`},
+		{Call{Op: OpBind, FD: 3, Addr: netip.MustParseAddrPort("0.0.0.0:9000")},
+			Result{Refused: &Refusal{Rule: "loopback-only", Message: "use 127.0.0.1", Flag: "--allow-external"}},
+			`bind(3, 0.0.0.0:9000) = refused: use 127.0.0.1 [policy loopback-only; the bridge's --allow-external flag allows it]`},
+	}
+	for _, tt := range tests {
+		if got := FormatLine(&tt.call, &tt.result); got != tt.want {
+			t.Errorf("%s: got %s; want %s", tt.call.Op, got, tt.want)
+		}
+	}
+}
+
+func TestErrnoTable(t *testing.T) {
+	names := map[string]bool{}
+	numbers := map[int]bool{}
+	for _, e := range Errnos {
+		if names[e.Name] || numbers[e.Linux] {
+			t.Errorf("%s (%d): got a duplicate; want each name and number once", e.Name, e.Linux)
+		}
+		names[e.Name], numbers[e.Linux] = true, true
+		if !strings.HasPrefix(e.Name, "E") || e.Explain == "" || e.Linux <= 0 {
+			t.Errorf("%s: got %+v; want a name, a Linux number and an explanation", e.Name, e)
+		}
+		if got, ok := ErrnoByLinux(e.Linux); !ok || got.Name != e.Name {
+			t.Errorf("ErrnoByLinux(%d): got %v; want %s", e.Linux, got.Name, e.Name)
+		}
+	}
+	if _, ok := ErrnoByName("ENOTANERROR"); ok {
+		t.Errorf("ErrnoByName(ENOTANERROR): got an entry; want none")
+	}
+}
