@@ -1,0 +1,175 @@
+package native
+
+import (
+	"context"
+
+	"golang.org/x/sys/unix"
+
+	"sockstep/native/wire"
+)
+
+// The calls that make sockets or wait.
+
+func (s *Session) socket(c *wire.Call, r *wire.Result) error {
+	family, ok := hostFamily(c.Family)
+	if !ok {
+		return unix.EAFNOSUPPORT
+	}
+	typ, ok := hostType(c.Type)
+	if !ok {
+		return unix.ESOCKTNOSUPPORT
+	}
+	fd, err := s.reserve()
+	if err != nil {
+		return err
+	}
+	real, err := newSocket(family, typ, c.Proto)
+	if err != nil {
+		s.release(fd)
+		return err
+	}
+	if err := s.install(fd, real); err != nil {
+		return err
+	}
+	r.Ret = fd
+	return nil
+}
+
+// accept reserves a descriptor before each try, so a session at its cap of
+// sockets is refused without taking the connection off the kernel's queue:
+// the client stays queued, and no accepted socket is left to close.
+func (s *Session) accept(ctx context.Context, sk *sock, r *wire.Result) error {
+	var err error
+	werr := sk.wait(ctx, forRead, func(listener int) bool {
+		var fd int
+		if fd, err = s.reserve(); err != nil {
+			return true
+		}
+		var real int
+		var peer unix.Sockaddr
+		for {
+			real, peer, err = acceptSocket(listener)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err == unix.EAGAIN {
+			s.release(fd)
+			return false
+		}
+		if err != nil {
+			s.release(fd)
+			return true
+		}
+		// Installed here, while the listener's descriptor is held, so a
+		// Session.Close that has returned has closed this socket too.
+		if err = s.install(fd, real); err != nil {
+			return true
+		}
+		r.Ret, r.Addr = fd, addrPort(peer)
+		return true
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// connect starts a non-blocking connect and waits for the socket to become
+// writable, then reads the outcome from SO_ERROR, as the net package does.
+func connect(ctx context.Context, sk *sock, sa unix.Sockaddr) error {
+	var err error
+	started := false
+	werr := sk.wait(ctx, forWrite, func(fd int) bool {
+		if !started {
+			started = true
+			err = unix.Connect(fd, sa)
+			if err == unix.EINPROGRESS || err == unix.EINTR {
+				err = nil
+				return false
+			}
+			return true
+		}
+		var n int
+		if n, err = unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ERROR); err != nil {
+			return true
+		}
+		switch e := unix.Errno(n); e {
+		case unix.EINPROGRESS, unix.EALREADY, unix.EINTR:
+			return false
+		case 0, unix.EISCONN:
+			// Writable and no error may be a spurious wakeup; connected
+			// means the kernel knows the peer.
+			_, perr := unix.Getpeername(fd)
+			return perr == nil
+		default:
+			err = e
+			return true
+		}
+	})
+	if werr != nil {
+		return werr
+	}
+	return err
+}
+
+// read returns what is there, up to size bytes, waiting for at least one
+// byte or the end of the stream.
+func read(ctx context.Context, sk *sock, size int, r *wire.Result) error {
+	size = min(max(size, 0), wire.MaxData)
+	buf := make([]byte, size)
+	var n int
+	var err error
+	werr := sk.wait(ctx, forRead, func(fd int) bool {
+		for {
+			n, err = unix.Read(fd, buf)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		return err != unix.EAGAIN
+	})
+	if werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	r.Ret, r.Data = n, buf[:n]
+	return nil
+}
+
+// write writes all of data, waiting for room as a blocking write does. If
+// it is cut short (an error, or cancelled) after some bytes went out, it
+// reports those bytes, as a blocking write interrupted by a signal does; the
+// next write meets the error.
+func write(ctx context.Context, sk *sock, data []byte, r *wire.Result) error {
+	written := 0
+	var err error
+	werr := sk.wait(ctx, forWrite, func(fd int) bool {
+		for {
+			var n int
+			n, err = unix.Write(fd, data[written:])
+			switch {
+			case err == unix.EINTR:
+				continue
+			case err == unix.EAGAIN:
+				return false
+			case err != nil:
+				return true
+			}
+			written += n
+			if written >= len(data) {
+				return true
+			}
+		}
+	})
+	if written > 0 || (werr == nil && err == nil) {
+		r.Ret = written
+		return nil
+	}
+	if werr != nil {
+		return werr
+	}
+	return err
+}

@@ -1,0 +1,81 @@
+package native
+
+import (
+	"fmt"
+	"net/netip"
+
+	"sockstep/native/wire"
+)
+
+// Policy says what a session may do on the host. A refusal is reported as a
+// wire.Refusal naming the bridge flag that changes the rule, never as a
+// kernel error: the learner must be able to tell "the bridge said no" from
+// "the kernel said no".
+type Policy struct {
+	// AllowExternal lets bind and connect use any address. Without it only
+	// loopback addresses (127.0.0.0/8, ::1, and ::ffff:127.0.0.0/104) are
+	// allowed, so a learner's server is never reachable from other machines.
+	AllowExternal bool
+	// MinPort and MaxPort bound the ports of bind and connect. Bind to port
+	// 0 (the kernel picks a free port) is always allowed.
+	MinPort, MaxPort int
+	// MaxSockets caps the sockets a session holds open at once, counting
+	// those made by accept. Zero or less allows none.
+	MaxSockets int
+}
+
+// DefaultPolicy is the bridge's policy unless flags say otherwise: loopback
+// only, unprivileged ports, 64 sockets.
+func DefaultPolicy() Policy {
+	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64}
+}
+
+// The rules of a Policy, as they appear in a wire.Refusal.
+const (
+	RuleLoopbackOnly = "loopback-only"
+	RulePorts        = "ports"
+	RuleMaxSockets   = "max-sockets"
+)
+
+// checkAddr applies the address and port rules to a bind or connect.
+func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
+	if !p.AllowExternal {
+		a := ap.Addr().Unmap()
+		loopback := "127.0.0.1"
+		if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+			loopback = "::1"
+		}
+		switch {
+		case a.IsUnspecified() && op == wire.OpBind:
+			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
+				"binding %s would expose your server to other machines; use %s", a, loopback)}
+		case !a.IsLoopback() && op == wire.OpBind:
+			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
+				"binding %s would expose your server to other machines; only loopback addresses are allowed, use %s", a, loopback)}
+		case a.IsUnspecified():
+			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
+				"%s means \"any address\", which is for binding, not connecting; connect to %s", a, loopback)}
+		case !a.IsLoopback():
+			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
+				"connecting to %s would reach beyond this machine; only loopback addresses are allowed, use %s", a, loopback)}
+		}
+	}
+	port := int(ap.Port())
+	if op == wire.OpBind && port == 0 {
+		return nil
+	}
+	if port < p.MinPort || port > p.MaxPort {
+		hint := "pick a port in that range"
+		if op == wire.OpBind {
+			hint += ", or 0 to let the kernel choose a free one"
+		}
+		return &wire.Refusal{Rule: RulePorts, Flag: "--ports", Message: fmt.Sprintf(
+			"port %d is outside the allowed range %d–%d; %s", port, p.MinPort, p.MaxPort, hint)}
+	}
+	return nil
+}
+
+func (p Policy) tooManySockets() *wire.Refusal {
+	return &wire.Refusal{Rule: RuleMaxSockets, Flag: "--max-sockets", Message: fmt.Sprintf(
+		"this session already has %d sockets open, the most allowed; close the ones you no longer need", p.MaxSockets)}
+}

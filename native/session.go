@@ -1,0 +1,296 @@
+// Package native performs a learner's socket calls for real on the host
+// kernel, one Session per page. The learner sees small virtual descriptors;
+// the session maps them to real sockets it owns, so learner code can never
+// name (or close) a descriptor of the bridge itself. A Policy limits what a
+// session may reach, and its refusals are told apart from kernel errors.
+//
+// Every socket is non-blocking; a call that must wait (accept, read, write,
+// connect) waits in the Go runtime's poller, so it can be cancelled by its
+// context or by closing the session.
+package native
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"sockstep/native/wire"
+)
+
+// firstFD is the lowest virtual descriptor: 0, 1 and 2 are the standard
+// streams in a native program, so a learner's first socket is 3 there too.
+const firstFD = 3
+
+// Session is one page's set of sockets. Its methods are safe for concurrent
+// use.
+type Session struct {
+	policy Policy
+
+	mu     sync.Mutex
+	closed bool
+	fds    map[int]*sock // virtual descriptor → socket; nil while an accept or socket call fills it
+	calls  sync.WaitGroup
+	trace  trace
+	done   context.Context // ends when the session closes
+	end    context.CancelFunc
+}
+
+// NewSession starts a session with no sockets.
+func NewSession(p Policy) *Session {
+	done, end := context.WithCancel(context.Background())
+	return &Session{policy: p, fds: make(map[int]*sock), done: done, end: end}
+}
+
+// Do performs one call. Safe for concurrent use by many goroutines; blocking
+// calls (accept, read, write, connect) wait in the Go runtime's poller and
+// return ECANCELED when ctx ends or the session closes. ctx governs only
+// waiting: a call that can finish at once does. err is non-nil only for a
+// malformed call (c.Validate() fails); kernel errors and policy refusals are
+// in the Result.
+func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
+	if c == nil {
+		return nil, errors.New("no call")
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	r := &wire.Result{ID: c.ID}
+	if s.begin() {
+		ctx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(s.done, cancel)
+		err := s.do(ctx, c, r)
+		stop()
+		cancel()
+		s.calls.Done()
+		setErr(r, err)
+	} else {
+		r.Errno = "ECANCELED"
+	}
+	s.trace.add(c, r, start, time.Now())
+	return r, nil
+}
+
+// begin counts a call in, unless the session is closed.
+func (s *Session) begin() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	s.calls.Add(1)
+	return true
+}
+
+// setErr puts a failure in r: a refusal as a refusal, anything else as the
+// kernel's errno.
+func setErr(r *wire.Result, err error) {
+	if err == nil {
+		return
+	}
+	r.Ret = 0
+	r.Data = nil
+	var refusal *wire.Refusal
+	if errors.As(err, &refusal) {
+		r.Refused = refusal
+		return
+	}
+	r.Errno = errnoName(err)
+}
+
+// Close closes every real socket of the session and waits for the calls in
+// progress, which return ECANCELED if they were waiting. Calls after Close
+// return ECANCELED.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.end()
+	socks := make([]*sock, 0, len(s.fds))
+	for fd, sk := range s.fds {
+		if sk != nil {
+			socks = append(socks, sk)
+		}
+		delete(s.fds, fd)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, sk := range socks {
+		if err := sk.close(unix.ECANCELED); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.calls.Wait()
+	return errors.Join(errs...)
+}
+
+// reserve holds the lowest free descriptor for a socket about to be made, or
+// refuses if the session has all the sockets its policy allows.
+func (s *Session) reserve() (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, unix.ECANCELED
+	}
+	if len(s.fds) >= s.policy.MaxSockets {
+		return 0, s.policy.tooManySockets()
+	}
+	fd := firstFD
+	for s.has(fd) {
+		fd++
+	}
+	s.fds[fd] = nil
+	return fd, nil
+}
+
+func (s *Session) has(fd int) bool {
+	_, ok := s.fds[fd]
+	return ok
+}
+
+func (s *Session) release(fd int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sk, ok := s.fds[fd]; ok && sk == nil {
+		delete(s.fds, fd)
+	}
+}
+
+// install gives the real descriptor real the reserved number fd. The session
+// owns real from here on, even when install fails.
+func (s *Session) install(fd, real int) error {
+	sk, err := newSock(real)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil && s.closed {
+		err = unix.ECANCELED
+	}
+	if err != nil {
+		if sk != nil {
+			sk.close(unix.ECANCELED)
+		}
+		if cur, ok := s.fds[fd]; ok && cur == nil {
+			delete(s.fds, fd)
+		}
+		return err
+	}
+	s.fds[fd] = sk
+	return nil
+}
+
+// lookup finds the socket behind a virtual descriptor.
+func (s *Session) lookup(fd int) (*sock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sk := s.fds[fd]; sk != nil {
+		return sk, nil
+	}
+	return nil, unix.EBADF
+}
+
+// do performs a valid call; a returned error is a refusal or an errno.
+func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
+	switch c.Op {
+	case wire.OpSocket:
+		return s.socket(c, r)
+	case wire.OpLookupPort:
+		port, err := net.DefaultResolver.LookupPort(ctx, c.Net, c.Name)
+		if err != nil {
+			// Not a kernel error, but the worker rebuilds an errno: the
+			// service is not in the database, like a file not found.
+			return unix.ENOENT
+		}
+		r.Ret = port
+		return nil
+	case wire.OpClose:
+		s.mu.Lock()
+		sk := s.fds[c.FD]
+		if sk != nil {
+			delete(s.fds, c.FD)
+		}
+		s.mu.Unlock()
+		if sk == nil {
+			return unix.EBADF
+		}
+		return sk.close(unix.EBADF)
+	}
+	sk, err := s.lookup(c.FD)
+	if err != nil {
+		return err
+	}
+	switch c.Op {
+	case wire.OpSetsockopt:
+		opt, ok := hostOpt(c.Level, c.Option)
+		if !ok {
+			return unix.ENOPROTOOPT
+		}
+		return sk.do(func(fd int) error { return unix.SetsockoptInt(fd, opt.level, opt.name, c.Value) })
+	case wire.OpGetsockopt:
+		opt, ok := hostOpt(c.Level, c.Option)
+		if !ok {
+			return unix.ENOPROTOOPT
+		}
+		return sk.do(func(fd int) error {
+			v, err := unix.GetsockoptInt(fd, opt.level, opt.name)
+			if opt.flag && v != 0 {
+				v = 1
+			}
+			r.Ret = v
+			return err
+		})
+	case wire.OpBind, wire.OpConnect:
+		if refusal := s.policy.checkAddr(c.Op, c.Addr); refusal != nil {
+			return refusal
+		}
+		sa, err := sockaddr(c.Addr)
+		if err != nil {
+			return err
+		}
+		if c.Op == wire.OpConnect {
+			return connect(ctx, sk, sa)
+		}
+		return sk.do(func(fd int) error { return unix.Bind(fd, sa) })
+	case wire.OpListen:
+		return sk.do(func(fd int) error { return unix.Listen(fd, c.Value) })
+	case wire.OpAccept:
+		return s.accept(ctx, sk, r)
+	case wire.OpRead:
+		return read(ctx, sk, c.Size, r)
+	case wire.OpWrite:
+		return write(ctx, sk, c.Data, r)
+	case wire.OpShutdown:
+		how, ok := hostShutdown(c.How)
+		if !ok {
+			return unix.EINVAL
+		}
+		return sk.do(func(fd int) error { return unix.Shutdown(fd, how) })
+	case wire.OpGetsockname, wire.OpGetpeername:
+		name := unix.Getsockname
+		if c.Op == wire.OpGetpeername {
+			name = unix.Getpeername
+		}
+		return sk.do(func(fd int) error {
+			sa, err := name(fd)
+			r.Addr = addrPort(sa)
+			return err
+		})
+	}
+	return fmt.Errorf("%s: not implemented", c.Op) // Validate knows every op; this is a bug here
+}
+
+// do runs a call that never waits.
+func (sk *sock) do(op func(fd int) error) error {
+	var err error
+	if cerr := sk.control(func(fd int) { err = op(fd) }); cerr != nil {
+		return cerr
+	}
+	return err
+}
