@@ -1,0 +1,359 @@
+// Package engine runs one learner program at a time in a fresh yaegi
+// interpreter that can import only the packages of wasm/exports, and reports
+// what happens as Events: output, each socket call and its result,
+// diagnostics placed in the source, and the end of the program.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"go/scanner"
+	"io"
+	"io/fs"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"sockstep/native/wire"
+	"sockstep/wasm/exports"
+)
+
+// A Caller performs one call on the host: the relay's Call.
+type Caller func(ctx context.Context, c *wire.Call) (*wire.Result, error)
+
+// ErrBusy is returned by Run while another program runs.
+var ErrBusy = errors.New("a program is already running")
+
+// closeTimeout bounds the closing of a finished program's descriptors.
+const closeTimeout = 5 * time.Second
+
+// Engine runs programs whose socket calls go through call, and reports
+// events to emit. emit is called from the program's goroutines, one event
+// at a time, and should return quickly.
+type Engine struct {
+	call    Caller
+	emit    func(Event)
+	ids     atomic.Uint64 // numbers call events, so the page pairs them with results
+	running atomic.Bool
+}
+
+// New returns an engine.
+func New(call Caller, emit func(Event)) *Engine {
+	return &Engine{call: call, emit: emit}
+}
+
+// Run compiles and runs source as package main, and returns when main
+// returns, os.Exit is called, the program panics, or ctx ends. The error is
+// what the exit event says (nil when the program ended normally). When the
+// program ends, descriptors it left open are closed, as the kernel does at
+// exit, and goroutines it left running are parked at their next socket call
+// and print nothing more.
+func (e *Engine) Run(ctx context.Context, source string) error {
+	if !e.running.CompareAndSwap(false, true) {
+		return ErrBusy
+	}
+	defer e.running.Store(false)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r := &run{e: e, ctx: ctx, open: map[int]bool{}, exited: make(chan string, 1)}
+	r.out = &output{emit: e.emit}
+	return r.run(source)
+}
+
+// run is one program's run.
+type run struct {
+	e      *Engine
+	ctx    context.Context
+	out    *output
+	exited chan string // os.Exit's status, from any goroutine
+
+	mu       sync.Mutex
+	ended    bool
+	open     map[int]bool // descriptors the program holds
+	inPanic  bool         // a panic is unwinding and was reported
+	panicked *place
+}
+
+func (r *run) run(source string) error {
+	i := interp.New(interp.Options{
+		Stdin:                strings.NewReader(""),
+		Stdout:               r.out.writer("stdout"),
+		Stderr:               &panicFilter{r.out.writer("stderr"), r.panicking},
+		Args:                 []string{"main"},
+		SourcecodeFilesystem: noFiles{},
+	})
+	if err := r.use(i); err != nil {
+		return r.finish(fmt.Sprintf("set up the interpreter: %v", err))
+	}
+
+	prog, err := compile(i, source)
+	if err != nil {
+		return r.failed(err)
+	}
+
+	type result struct{ err error }
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- result{interp.Panic{Value: v}}
+			}
+		}()
+		_, err := i.ExecuteWithContext(r.ctx, prog)
+		done <- result{err}
+	}()
+	select {
+	case res := <-done:
+		if res.err == nil {
+			return r.finish("")
+		}
+		return r.failed(res.err)
+	case status := <-r.exited:
+		return r.finish(status)
+	case <-r.ctx.Done():
+		return r.finish("stopped: " + r.ctx.Err().Error())
+	}
+}
+
+func (r *run) use(i *interp.Interpreter) error {
+	syms := exports.Standard()
+	for _, x := range []interp.Exports{exports.Syscall(r.syscall), exports.Net(r.syscall)} {
+		for k, v := range x {
+			syms[k] = v
+		}
+	}
+	if err := i.Use(syms); err != nil {
+		return err
+	}
+	// After Use, whose stdlib fix-up would keep the real os.Stdout: the
+	// program's os.Stdout and os.Stderr print where fmt.Println does, and
+	// os.Exit ends this run instead of the worker.
+	stdout, stderr := io.Writer(r.out.writer("stdout")), io.Writer(r.out.writer("stderr"))
+	return i.Use(interp.Exports{"os/os": {
+		"Stdout": reflect.ValueOf(&stdout).Elem(),
+		"Stderr": reflect.ValueOf(&stderr).Elem(),
+		"Exit":   reflect.ValueOf(r.exit),
+	}})
+}
+
+// compile is i.Compile, with yaegi's own panics turned into errors: some
+// constructs it does not support panic instead of failing.
+func compile(i *interp.Interpreter, source string) (prog *interp.Program, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("the interpreter cannot run this program: %v", v)
+		}
+	}()
+	return i.Compile(source)
+}
+
+// exit is the program's os.Exit: it ends the run and parks the goroutine
+// that called it, so nothing after it runs, as in a real exit.
+func (r *run) exit(code int) {
+	status := ""
+	if code != 0 {
+		status = "exit status " + strconv.Itoa(code)
+	}
+	select {
+	case r.exited <- status:
+	default:
+	}
+	select {}
+}
+
+// failed reports err from compiling or running, then finishes.
+func (r *run) failed(err error) error {
+	var p interp.Panic
+	if errors.As(err, &p) {
+		r.mu.Lock()
+		at, reported := r.panicked, r.inPanic
+		r.mu.Unlock()
+		if at != nil && !reported {
+			r.out.event(Event{Type: TypeDiagnostic, Kind: KindPanic, Line: at.line, Column: at.column, Message: fmt.Sprint("panic: ", p.Value)})
+		}
+		return r.finish(fmt.Sprint("panic: ", p.Value))
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return r.finish("stopped: " + err.Error())
+	}
+	ds := diagnose(err)
+	for _, d := range ds {
+		r.out.event(d)
+	}
+	if len(ds) == 0 {
+		return r.finish(err.Error())
+	}
+	return r.finish(fmt.Sprintf("the program did not compile: %d:%d: %s", ds[0].Line, ds[0].Column, ds[0].Message))
+}
+
+// finish ends the run: it reports the exit, closes the descriptors the
+// program left open, and returns status as an error.
+func (r *run) finish(status string) error {
+	r.mu.Lock()
+	r.ended = true
+	var fds []int
+	for fd := range r.open {
+		fds = append(fds, fd)
+	}
+	r.open = nil
+	r.mu.Unlock()
+	slices.Sort(fds)
+
+	r.out.event(Event{Type: TypeExit, Error: status})
+	r.out.close()
+	for _, fd := range fds {
+		r.closeQuietly(fd)
+	}
+	if status == "" {
+		return nil
+	}
+	return errors.New(status)
+}
+
+// closeQuietly closes a descriptor of a finished program, untraced, as the
+// kernel does at exit.
+func (r *run) closeQuietly(fd int) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	r.e.call(ctx, &wire.Call{Op: wire.OpClose, FD: fd})
+}
+
+// syscall performs one call of the program's syscall or net package,
+// tracing it.
+func (r *run) syscall(c *wire.Call) (*wire.Result, error) {
+	if r.isEnded() {
+		select {} // a goroutine left behind by a finished program
+	}
+	r.mu.Lock()
+	r.inPanic = false // the program goes on: a later panic is a new one
+	r.mu.Unlock()
+	id := r.e.ids.Add(1)
+	r.out.event(Event{Type: TypeCall, ID: id, Text: wire.FormatCall(c)})
+	res, err := r.e.call(r.ctx, c)
+	if !r.track(c, res) {
+		select {}
+	}
+	if err != nil {
+		r.out.event(Event{Type: TypeResult, ID: id, Text: "no answer: " + err.Error(), Failed: true})
+		return nil, err
+	}
+	r.out.event(Event{Type: TypeResult, ID: id, Text: wire.FormatResult(c, res), Failed: res.Failed()})
+	return res, nil
+}
+
+// track keeps the set of open descriptors. It reports false when the
+// program has ended meanwhile; a descriptor it was just given is closed.
+func (r *run) track(c *wire.Call, res *wire.Result) bool {
+	opened := res != nil && !res.Failed() && (c.Op == wire.OpSocket || c.Op == wire.OpAccept)
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		if opened {
+			r.closeQuietly(res.Ret)
+		}
+		return false
+	}
+	defer r.mu.Unlock()
+	switch {
+	case opened:
+		r.open[res.Ret] = true
+	case c.Op == wire.OpClose && res != nil && res.Errno != "EBADF":
+		delete(r.open, c.FD) // Linux frees the descriptor even when close fails
+	}
+	return true
+}
+
+func (r *run) isEnded() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
+}
+
+// panicking receives each frame yaegi reports as a panic unwinds, innermost
+// first. The first frame is reported at once: a panic in a goroutine other
+// than main ends the whole Go program right after, with no other chance to
+// say where it happened.
+func (r *run) panicking(at place) {
+	r.mu.Lock()
+	first := !r.inPanic
+	if first {
+		r.inPanic = true
+		r.panicked = &at
+	}
+	r.mu.Unlock()
+	if first {
+		r.out.event(Event{Type: TypeDiagnostic, Kind: KindPanic, Line: at.line, Column: at.column, Message: "panic in " + at.function})
+	}
+}
+
+// panicFilter passes what the program writes to stderr on to the output,
+// except yaegi's panic frames, which become diagnostics.
+type panicFilter struct {
+	w       io.Writer
+	onPanic func(place)
+}
+
+func (f *panicFilter) Write(p []byte) (int, error) {
+	if at, ok := parsePanicLine(p); ok {
+		f.onPanic(at)
+		return len(p), nil
+	}
+	return f.w.Write(p)
+}
+
+// noFiles is the interpreter's source file system: learner code imports only
+// what wasm/exports provides, never source from disk.
+type noFiles struct{}
+
+func (noFiles) Open(name string) (fs.File, error) {
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+// position matches the place yaegi puts before a compile error: `4:2: …`,
+// or `_.go:5:3: …` from the parser.
+var position = regexp.MustCompile(`^(?:\S*\.go:)?(\d+):(\d+): ((?s).*)$`)
+
+// missingImport matches yaegi's error for an import it has no symbols for.
+var missingImport = regexp.MustCompile(`^import ("[^"]*") error: unable to find source`)
+
+// maxDiagnostics bounds how many parse errors are reported at once.
+const maxDiagnostics = 10
+
+// diagnose places a compile error in the source.
+func diagnose(err error) []Event {
+	var list scanner.ErrorList
+	if errors.As(err, &list) {
+		var ds []Event
+		for _, e := range list {
+			if len(ds) == maxDiagnostics {
+				break
+			}
+			ds = append(ds, Event{Type: TypeDiagnostic, Kind: KindCompile, Line: e.Pos.Line, Column: e.Pos.Column, Message: e.Msg})
+		}
+		return ds
+	}
+	m := position.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil
+	}
+	line, _ := strconv.Atoi(m[1])
+	col, _ := strconv.Atoi(m[2])
+	msg := m[3]
+	if im := missingImport.FindStringSubmatch(msg); im != nil {
+		msg = "package " + im[1] + " is not available here; a program may import " + strings.Join(importable(), ", ")
+	}
+	return []Event{{Type: TypeDiagnostic, Kind: KindCompile, Line: line, Column: col, Message: msg}}
+}
+
+// importable lists the packages learner code may import.
+func importable() []string {
+	return append(slices.Clone(exports.StandardPackages), "net", "syscall")
+}
