@@ -132,13 +132,13 @@ func TestBlockedCallsReturn(t *testing.T) {
 	tests := []struct {
 		name   string
 		op     wire.Op
-		cancel func(s *Session, cancel context.CancelFunc, fd int)
+		cancel func(t *testing.T, s *Session, cancel context.CancelFunc, fd int)
 		want   []string // errnos the blocked call may return
 	}{
-		{"accept, session closes", wire.OpAccept, func(s *Session, _ context.CancelFunc, _ int) { s.Close() }, []string{"ECANCELED"}},
-		{"accept, ctx cancelled", wire.OpAccept, func(_ *Session, cancel context.CancelFunc, _ int) { cancel() }, []string{"ECANCELED"}},
-		{"read, session closes", wire.OpRead, func(s *Session, _ context.CancelFunc, _ int) { s.Close() }, []string{"ECANCELED"}},
-		{"read, ctx cancelled", wire.OpRead, func(_ *Session, cancel context.CancelFunc, _ int) { cancel() }, []string{"ECANCELED"}},
+		{"accept, session closes", wire.OpAccept, func(_ *testing.T, s *Session, _ context.CancelFunc, _ int) { s.Close() }, []string{"ECANCELED"}},
+		{"accept, ctx cancelled", wire.OpAccept, func(_ *testing.T, _ *Session, cancel context.CancelFunc, _ int) { cancel() }, []string{"ECANCELED"}},
+		{"read, session closes", wire.OpRead, func(_ *testing.T, s *Session, _ context.CancelFunc, _ int) { s.Close() }, []string{"ECANCELED"}},
+		{"read, ctx cancelled", wire.OpRead, func(_ *testing.T, _ *Session, cancel context.CancelFunc, _ int) { cancel() }, []string{"ECANCELED"}},
 		{"accept, its descriptor closed", wire.OpAccept, closeFD, []string{"EBADF", "ECANCELED"}},
 		{"read, its descriptor closed", wire.OpRead, closeFD, []string{"EBADF", "ECANCELED"}},
 	}
@@ -155,7 +155,7 @@ func TestBlockedCallsReturn(t *testing.T) {
 			done := async(t, ctx, s, wire.Call{Op: tt.op, FD: fd, Size: 10})
 			blocked(t, tt.name, done)
 			start := time.Now()
-			tt.cancel(s, cancel, fd)
+			tt.cancel(t, s, cancel, fd)
 			r := within(t, tt.name, done, prompt)
 			if !contains(tt.want, r.Errno) || r.Refused != nil {
 				t.Errorf("%s: got %q; want one of %v", tt.name, r.Errno, tt.want)
@@ -168,12 +168,12 @@ func TestBlockedCallsReturn(t *testing.T) {
 }
 
 // closeFD closes fd in s, and checks close itself is prompt and succeeds.
-func closeFD(s *Session, _ context.CancelFunc, fd int) {
-	c := wire.Call{ID: ids.Add(1), Op: wire.OpClose, FD: fd}
-	ctx, cancel := context.WithTimeout(context.Background(), prompt)
-	defer cancel()
-	if r, err := s.Do(ctx, &c); err != nil || r.Failed() {
-		panic("close failed")
+func closeFD(t *testing.T, s *Session, _ context.CancelFunc, fd int) {
+	t.Helper()
+	start := time.Now()
+	ok(t, s, wire.Call{Op: wire.OpClose, FD: fd})
+	if d := time.Since(start); d > prompt {
+		t.Errorf("close(%d) while a call blocks on it: took %v; want within %v", fd, d, prompt)
 	}
 }
 
@@ -480,7 +480,8 @@ func TestWriteWaitsForSlowReader(t *testing.T) {
 	defer c.Close()
 	conn := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l}).Ret
 	ok(t, s, wire.Call{Op: wire.OpSetsockopt, FD: conn, Level: "SOL_SOCKET", Option: "SO_SNDBUF", Value: 4096})
-	c.(*net.TCPConn).SetReadBuffer(4096)
+	ok(t, s, wire.Call{Op: wire.OpSetsockopt, FD: conn, Level: "IPPROTO_TCP", Option: "TCP_NODELAY", Value: 1})
+	c.(*net.TCPConn).SetReadBuffer(32 << 10) // far less than 200 KiB, whatever the kernel's default; a few KiB makes TCP crawl on its persist timer
 
 	data := make([]byte, 200<<10)
 	for i := range data {
@@ -488,11 +489,12 @@ func TestWriteWaitsForSlowReader(t *testing.T) {
 	}
 	var got bytes.Buffer
 	var wg sync.WaitGroup
+	const nap = 100 * time.Millisecond
 	wg.Go(func() {
 		c.SetReadDeadline(time.Now().Add(wait))
+		time.Sleep(nap) // the buffers, a few KiB each, fill and the write must wait
 		buf := make([]byte, 8<<10)
 		for got.Len() < len(data) {
-			time.Sleep(time.Millisecond)
 			n, err := c.Read(buf)
 			got.Write(buf[:n])
 			if err != nil {
@@ -500,8 +502,13 @@ func TestWriteWaitsForSlowReader(t *testing.T) {
 			}
 		}
 	})
+	start := time.Now()
 	r := ok(t, s, wire.Call{Op: wire.OpWrite, FD: conn, Data: data})
+	took := time.Since(start)
 	wg.Wait()
+	if took < nap/2 {
+		t.Errorf("write of 200 KiB to a reader that waits %v: took %v; want it to wait for the reader", nap, took)
+	}
 	if r.Ret != len(data) {
 		t.Errorf("write of 200 KiB: got %d; want %d", r.Ret, len(data))
 	}
@@ -650,4 +657,53 @@ func TestNoLeak(t *testing.T) {
 	if after := count(); after != before {
 		t.Errorf("open descriptors after a session closed: got %d; want %d, as before it", after, before)
 	}
+}
+
+// TestConcurrentChaos has many goroutines make, use and close the same
+// descriptors at once, then closes the session under them: every call must
+// return, and nothing may crash or race.
+func TestConcurrentChaos(t *testing.T) {
+	t.Parallel()
+	s := NewSession(Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 8})
+	_, addr := listener(t, s)
+	lo0 := netip.MustParseAddrPort("127.0.0.1:0")
+	calls := []wire.Call{
+		{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"},
+		{Op: wire.OpBind, Addr: lo0},
+		{Op: wire.OpListen, Value: 4},
+		{Op: wire.OpAccept},
+		{Op: wire.OpConnect, Addr: addr},
+		{Op: wire.OpRead, Size: 64},
+		{Op: wire.OpWrite, Data: []byte("chaos")},
+		{Op: wire.OpShutdown, How: "SHUT_RDWR"},
+		{Op: wire.OpGetpeername},
+		{Op: wire.OpClose},
+	}
+	var wg sync.WaitGroup
+	stop := time.Now().Add(300 * time.Millisecond)
+	for g := range 16 {
+		wg.Go(func() {
+			for i := g; time.Now().Before(stop); i++ {
+				c := calls[(i*7+g)%len(calls)]
+				c.FD = 3 + (i*g)%8
+				c.ID = ids.Add(1)
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+				r, err := s.Do(ctx, &c)
+				cancel()
+				if err != nil || r.ID != c.ID {
+					t.Errorf("%s: got %+v, %v; want a result with id %d", wire.FormatCall(&c), r, err, c.ID)
+					return
+				}
+			}
+		})
+	}
+	time.Sleep(150 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(prompt):
+		t.Fatalf("close under load: still running after %v", prompt)
+	}
+	wg.Wait()
 }
