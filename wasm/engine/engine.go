@@ -54,8 +54,10 @@ func New(call Caller, emit func(Event)) *Engine {
 // returns, os.Exit is called, the program panics, or ctx ends. The error is
 // what the exit event says (nil when the program ended normally). When the
 // program ends, descriptors it left open are closed, as the kernel does at
-// exit, and goroutines it left running are parked at their next socket call
-// and print nothing more.
+// exit, and goroutines it left running print nothing more and are parked at
+// their next socket call (their pending calls return ECANCELED when ctx
+// ends). A goroutine that never makes a call — a busy loop — runs on until
+// the worker is terminated, which is how the page stops a program.
 func (e *Engine) Run(ctx context.Context, source string) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return ErrBusy
@@ -107,7 +109,10 @@ func (r *run) run(source string) error {
 				done <- result{interp.Panic{Value: v}}
 			}
 		}()
-		_, err := i.ExecuteWithContext(r.ctx, prog)
+		// Not ExecuteWithContext: in yaegi v0.16.1 its goroutine writes the
+		// named results that its cancelled return also writes (a data race),
+		// and the browser stops a program by terminating the worker anyway.
+		_, err := i.Execute(prog)
 		done <- result{err}
 	}()
 	select {

@@ -233,7 +233,9 @@ func TestOpenDescriptorsAreClosedAtExit(t *testing.T) {
 }
 
 func TestUnreachableBridge(t *testing.T) {
-	gone := func(ctx context.Context, c *wire.Call) (*wire.Result, error) { return nil, errors.New("connection lost") }
+	gone := func(ctx context.Context, c *wire.Call) (*wire.Result, error) {
+		return nil, errors.New("connection lost")
+	}
 	rec, err := runProgram(t, gone, header+"func main() {\n\t_, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)\n\tfmt.Println(err)\n}\n")
 	if err != nil {
 		t.Fatal(err)
@@ -247,10 +249,17 @@ func TestUnreachableBridge(t *testing.T) {
 }
 
 func TestStopEndsARun(t *testing.T) {
+	host := func(ctx context.Context, c *wire.Call) (*wire.Result, error) {
+		if c.Op == wire.OpAccept {
+			<-ctx.Done() // as the relay does
+			return nil, ctx.Err()
+		}
+		return &wire.Result{ID: c.ID}, nil
+	}
 	rec := newRecorder()
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- New(fakeHost(nil), rec.emit).Run(ctx, header+"func main() {\n\tfor {\n\t}\n}\n") }()
+	go func() { errc <- New(host, rec.emit).Run(ctx, header+"func main() {\n\tsyscall.Accept(3)\n}\n") }()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
