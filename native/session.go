@@ -59,6 +59,9 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	start := time.Now()
 	r := &wire.Result{ID: c.ID}
 	if s.begin() {

@@ -64,7 +64,9 @@ func clip(data []byte) []byte {
 }
 
 // Trace returns a copy of the session's finished calls, oldest first: the
-// last TraceLen of them, in the order they finished.
+// last TraceLen of them, in the order they finished. The entries' Data and
+// Refused are shared with the session's own record: read them, don't change
+// them.
 func (s *Session) Trace() []TraceEntry {
 	return s.trace.copy()
 }
