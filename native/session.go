@@ -125,6 +125,9 @@ func (s *Session) Close() error {
 		delete(s.fds, fd)
 	}
 	s.mu.Unlock()
+	for _, sk := range socks {
+		sk.stop(unix.ECANCELED)
+	}
 	var errs []error
 	for _, sk := range socks {
 		if err := sk.close(unix.ECANCELED); err != nil {

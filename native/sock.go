@@ -19,6 +19,7 @@ type sock struct {
 
 	mu      sync.Mutex
 	closed  bool
+	why     unix.Errno // once closed: what a call that would wait reports
 	waiters map[*waiter]struct{}
 }
 
@@ -57,19 +58,26 @@ func (sk *sock) control(op func(fd int)) error {
 
 // close closes the socket; the calls blocked on it return why.
 func (sk *sock) close(why unix.Errno) error {
+	sk.stop(why)
+	return sk.file.Close()
+}
+
+// stop wakes the calls blocked on the socket, which return why, and lets no
+// call wait on it again. Session.Close stops every socket before closing
+// any, so a blocked read is cancelled rather than woken by its peer's close.
+func (sk *sock) stop(why unix.Errno) {
 	sk.mu.Lock()
 	if sk.closed {
 		sk.mu.Unlock()
-		return nil
+		return
 	}
-	sk.closed = true
+	sk.closed, sk.why = true, why
 	waiters := sk.waiters
 	sk.waiters = nil
 	sk.mu.Unlock()
 	for w := range waiters {
 		w.cancel(why)
 	}
-	return sk.file.Close()
 }
 
 // addWaiter duplicates the descriptor for one blocked call.
@@ -77,7 +85,7 @@ func (sk *sock) addWaiter() (*waiter, error) {
 	sk.mu.Lock()
 	defer sk.mu.Unlock()
 	if sk.closed {
-		return nil, unix.EBADF
+		return nil, sk.why
 	}
 	dup := -1
 	var err error
