@@ -1,0 +1,209 @@
+// Command wasm is engine.wasm, the engine of the page's Web Worker. This
+// file is its whole boundary with JavaScript: one global, sockstepEngine,
+// whose methods check their arguments and return Promises. Mirrored by
+// site/src/engine.d.ts: change both together.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"syscall/js"
+	"time"
+
+	"sockstep/native/wire"
+	"sockstep/wasm/engine"
+	"sockstep/wasm/relay"
+	"sockstep/wasm/workspace"
+)
+
+// dialTimeout bounds start's wait for the bridge.
+const dialTimeout = 15 * time.Second
+
+func main() {
+	b := &boundary{}
+	js.Global().Set("sockstepEngine", js.ValueOf(map[string]any{
+		"start": method(b.start),
+		"run":   method(b.run),
+		"load":  method(b.load),
+		"save":  method(b.save),
+	}))
+	select {} // the worker lives as long as the page wants it
+}
+
+// boundary holds what start sets up for run, load and save.
+type boundary struct {
+	mu      sync.Mutex
+	engine  *engine.Engine
+	files   *workspace.Workspace
+	filesMu sync.Mutex
+}
+
+// method wraps f as a JavaScript method returning a Promise. f runs in its
+// own goroutine, since it may block (on the bridge, on IndexedDB) and a JS
+// callback must not.
+func method(f func(args []js.Value) (any, error)) js.Func {
+	return js.FuncOf(func(this js.Value, args []js.Value) any {
+		var handler js.Func
+		handler = js.FuncOf(func(this js.Value, pr []js.Value) any {
+			resolve, reject := pr[0], pr[1]
+			go func() {
+				defer handler.Release()
+				v, err := safely(func() (any, error) { return f(args) })
+				settle(resolve, reject, v, err)
+			}()
+			return nil
+		})
+		return js.Global().Get("Promise").New(handler)
+	})
+}
+
+func settle(resolve, reject js.Value, v any, err error) {
+	defer func() { recover() }() // a throwing then-handler is the page's to report
+	if err != nil {
+		reject.Invoke(js.Global().Get("Error").New(err.Error()))
+		return
+	}
+	resolve.Invoke(v)
+}
+
+// safely calls f, turning a panic (a JavaScript exception raised through
+// syscall/js, or a bug of ours) into an error.
+func safely(f func() (any, error)) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if jsErr, ok := r.(js.Error); ok {
+				err = fmt.Errorf("javascript: %s", jsErr.Value.Get("message").String())
+				return
+			}
+			err = fmt.Errorf("engine: %v", r)
+		}
+	}()
+	return f()
+}
+
+func stringArg(args []js.Value, i int, name string) (string, error) {
+	if len(args) <= i || args[i].Type() != js.TypeString {
+		return "", fmt.Errorf("%s must be a string", name)
+	}
+	return args[i].String(), nil
+}
+
+// start({bridgeURL, onEvent}) connects to the bridge.
+func (b *boundary) start(args []js.Value) (any, error) {
+	if len(args) < 1 || args[0].Type() != js.TypeObject {
+		return nil, errors.New("start needs {bridgeURL, onEvent}")
+	}
+	opts := args[0]
+	url := opts.Get("bridgeURL")
+	onEvent := opts.Get("onEvent")
+	if url.Type() != js.TypeString || url.String() == "" {
+		return nil, errors.New("bridgeURL must be a ws:// or wss:// URL")
+	}
+	if onEvent.Type() != js.TypeFunction {
+		return nil, errors.New("onEvent must be a function")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.engine != nil {
+		return nil, errors.New("the engine is already started")
+	}
+
+	var connected sync.WaitGroup
+	connected.Add(1)
+	emit := func(e engine.Event) {
+		text, err := json.Marshal(e)
+		if err != nil {
+			return
+		}
+		defer func() { recover() }() // an exception in the page's handler must not kill the engine
+		onEvent.Invoke(string(text))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	r, err := relay.Dial(ctx, url.String(),
+		relay.WithProblems(func(p *wire.Problem) {
+			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
+		}),
+		relay.WithClose(func(err error) {
+			go func() { // wait until start has returned, so it is reported only after a success
+				connected.Wait()
+				emit(engine.Event{Type: engine.TypeDisconnected, Message: err.Error()})
+			}()
+		}))
+	if err != nil {
+		return nil, err
+	}
+	defer connected.Done()
+	b.engine = engine.New(r.Call, emit)
+	return nil, nil
+}
+
+// run(source) runs a program and resolves when it ends, however it ends:
+// how is in the exit event. It rejects only when the program cannot start.
+func (b *boundary) run(args []js.Value) (any, error) {
+	source, err := stringArg(args, 0, "source")
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	e := b.engine
+	b.mu.Unlock()
+	if e == nil {
+		return nil, errors.New("not connected to the bridge: call start first")
+	}
+	if err := e.Run(context.Background(), source); errors.Is(err, engine.ErrBusy) {
+		return nil, err
+	}
+	return nil, nil
+}
+
+// workspace opens the IndexedDB workspace on first use.
+func (b *boundary) workspace() (*workspace.Workspace, error) {
+	b.filesMu.Lock()
+	defer b.filesMu.Unlock()
+	if b.files == nil {
+		w, err := workspace.OpenBrowser(context.Background())
+		if err != nil {
+			return nil, err
+		}
+		b.files = w
+	}
+	return b.files, nil
+}
+
+// load(name) resolves to the file's text, or null when there is none.
+func (b *boundary) load(args []js.Value) (any, error) {
+	name, err := stringArg(args, 0, "name")
+	if err != nil {
+		return nil, err
+	}
+	w, err := b.workspace()
+	if err != nil {
+		return nil, err
+	}
+	text, ok, err := w.Load(name)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return text, nil
+}
+
+// save(name, source) writes a file.
+func (b *boundary) save(args []js.Value) (any, error) {
+	name, err := stringArg(args, 0, "name")
+	if err != nil {
+		return nil, err
+	}
+	source, err := stringArg(args, 1, "source")
+	if err != nil {
+		return nil, err
+	}
+	w, err := b.workspace()
+	if err != nil {
+		return nil, err
+	}
+	return nil, w.Save(name, source)
+}
