@@ -1,0 +1,49 @@
+# sockstep: `make run` builds what it needs and starts the playground;
+# `make test` runs every test, browser ones included.
+
+GO      ?= go
+PORT    ?= 7777
+DIST    := site/dist
+GOROOT  := $(shell $(GO) env GOROOT)
+
+GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples -name '*.go' -not -path '*/node_modules/*')
+SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
+
+.PHONY: build run test bench clean
+
+## build: the page, the engine and the bridge, as bin/sockstep
+build: bin/sockstep
+
+## run: build, then serve the playground on 127.0.0.1:$(PORT) (PORT=8000 make run to change it)
+run: build
+	./bin/sockstep --port $(PORT)
+
+## test: static checks, the cross-build for macOS, and every test (a real kernel, a real browser)
+test: build
+	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	$(GO) vet ./...
+	GOOS=darwin $(GO) build ./...
+	$(GO) test -count=1 ./...
+
+site/node_modules/.installed: site/package.json site/package-lock.json
+	cd site && npm ci --no-audit --no-fund
+	touch $@
+
+$(DIST)/engine.wasm: $(GO_SOURCES)
+	GOOS=js GOARCH=wasm $(GO) build -trimpath -ldflags="-s -w" -o $@ ./wasm
+
+$(DIST)/index.html: site/node_modules/.installed $(SITE_SOURCES)
+	cd site && npm run build
+	cp $(GOROOT)/lib/wasm/wasm_exec.js $(DIST)/wasm_exec.js
+
+# Precompressed twins: the bridge serves x.gz for x to browsers that take gzip.
+$(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm
+	find $(DIST) -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.html' \) -exec gzip -9 -k -f {} \;
+	touch $@
+
+bin/sockstep: $(DIST)/.compressed $(GO_SOURCES)
+	$(GO) build -o $@ ./bridge
+
+clean:
+	rm -rf bin site/node_modules
+	find $(DIST) -mindepth 1 -not -name placeholder.html -delete

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+
+	"sockstep/native"
+)
+
+// DefaultPort is where the bridge listens unless told otherwise.
+const DefaultPort = 7777
+
+// config is everything the command line decides.
+type config struct {
+	port         int
+	allowOrigins []string // origins besides the bridge's own that may open the WebSocket
+	maxSessions  int      // pages connected at once
+	policy       native.Policy
+	token        string // the secret in the URL; random unless a test sets it
+}
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := config{policy: native.DefaultPolicy()}
+	fs := flag.NewFlagSet("sockstep", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: sockstep [flags]\n\nServes the sockstep playground on 127.0.0.1 and performs its socket calls.")
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&cfg.port, "port", DefaultPort, "`port` to serve the playground on, on 127.0.0.1 (0: any free port)")
+	fs.Func("allow-origin", "also let pages from this `origin` (e.g. https://course.example) drive the bridge; repeatable", func(s string) error {
+		u, err := url.Parse(s)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("%q is not an origin like https://host:port", s)
+		}
+		cfg.allowOrigins = append(cfg.allowOrigins, u.Scheme+"://"+u.Host)
+		return nil
+	})
+	fs.IntVar(&cfg.maxSessions, "max-sessions", 16, "most pages connected at once")
+	fs.BoolVar(&cfg.policy.AllowExternal, "allow-external", false, "let learner programs bind and connect beyond loopback (other machines could then reach them)")
+	fs.IntVar(&cfg.policy.MaxSockets, "max-sockets", cfg.policy.MaxSockets, "most sockets one page's program may hold open")
+	fs.Func("ports", fmt.Sprintf("`range` of ports learner programs may bind and connect to (default %d-%d)", cfg.policy.MinPort, cfg.policy.MaxPort), func(s string) error {
+		var lo, hi int
+		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d-%d", &lo, &hi); err != nil || lo < 1 || hi > 65535 || lo > hi {
+			return fmt.Errorf("%q is not a port range like 1024-65535", s)
+		}
+		cfg.policy.MinPort, cfg.policy.MaxPort = lo, hi
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q (see sockstep -h)", fs.Arg(0))
+	}
+	if cfg.port < 0 || cfg.port > 65535 {
+		return cfg, fmt.Errorf("--port %d is not a port number", cfg.port)
+	}
+	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 {
+		return cfg, fmt.Errorf("--max-sessions and --max-sockets must be at least 1")
+	}
+	return cfg, nil
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"sockstep/site"
+)
+
+// chromiumPath is Debian's Chromium, which .ci/run installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// browserPage opens the bridge's page in headless Chromium. Browser tests are
+// skipped on a developer's machine without Chromium or a built page, never
+// in CI.
+func browserPage(t *testing.T, tb *testBridge) context.Context {
+	t.Helper()
+	_, statErr := os.Stat(chromiumPath)
+	switch {
+	case statErr == nil && site.Built():
+	case os.Getenv("CI") == "true":
+		t.Fatalf("browser tests need %s and a built page (make build): %v, built=%v", chromiumPath, statErr, site.Built())
+	default:
+		t.Skipf("no %s or no built page (make build)", chromiumPath)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
+
+	var mu sync.Mutex
+	var console []string
+	chromedp.Listen(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			var args []string
+			for _, a := range e.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			console = append(console, fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " ")))
+		case *runtime.EventExceptionThrown:
+			text := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				text += " " + e.ExceptionDetails.Exception.Description
+			}
+			console = append(console, "exception: "+text)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			defer mu.Unlock()
+			t.Logf("browser console:\n%s", strings.Join(console, "\n"))
+		}
+	})
+	if err := chromedp.Do(ctx, chromedp.Navigate(tb.url())); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	return ctx
+}
+
+// testID is the CSS selector of an automation hook.
+func testID(id string) string { return `[data-testid="` + id + `"]` }
+
+// waitFor polls a JavaScript expression until it is true.
+func waitFor(t *testing.T, ctx context.Context, what, expr string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("waiting for %s: %v\n%s", what, err, pageState(ctx))
+	}
+}
+
+// waitStatus waits until the status line reads want.
+func waitStatus(t *testing.T, ctx context.Context, want string) {
+	t.Helper()
+	waitFor(t, ctx, "status "+want, fmt.Sprintf(`document.querySelector('%s')?.textContent.trim() === %q`, testID("status"), want))
+}
+
+// pageState describes the page for a failure message.
+func pageState(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`["status", "output", "trace"].map(id =>
+		id + ": " + (document.querySelector('[data-testid="' + id + '"]')?.innerText ?? "(missing)")).join("\n")`))
+	if err != nil {
+		return "page state unavailable: " + err.Error()
+	}
+	return s
+}
+
+// setSource replaces the editor's text, through the documented hook.
+func setSource(t *testing.T, ctx context.Context, src string) {
+	t.Helper()
+	js := fmt.Sprintf(`(() => { const v = window.sockstep.view; v.dispatch({changes: {from: 0, to: v.state.doc.length, insert: %s}}); return true })()`, strconv.Quote(src))
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+		t.Fatalf("set the editor's text: %v", err)
+	}
+}
+
+func source(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sockstep.view.state.doc.toString()`))
+	if err != nil {
+		t.Fatalf("read the editor's text: %v", err)
+	}
+	return s
+}
+
+func click(t *testing.T, ctx context.Context, id string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Click(testID(id))); err != nil {
+		t.Fatalf("click %s: %v", id, err)
+	}
+}
+
+// freePort returns a loopback port nothing listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// checkEcho connects to addr as a client would, retrying while the server
+// starts, and checks that each line comes back.
+func checkEcho(t *testing.T, addr string, lines ...string) {
+	t.Helper()
+	var conn net.Conn
+	var err error
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if conn, err = net.DialTimeout("tcp", addr, time.Second); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("connect to the echo server at %s: %v (try: nc %s)", addr, err, strings.Replace(addr, ":", " ", 1))
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(conn)
+	for _, line := range lines {
+		fmt.Fprintf(conn, "%s\n", line)
+		got, err := r.ReadString('\n')
+		if err != nil || got != line+"\n" {
+			t.Fatalf("echo from %s: got %q, %v; want %q", addr, got, err, line+"\n")
+		}
+	}
+}
+
+func TestBrowserRunsEchoServer(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	ctx := browserPage(t, tb)
+	waitStatus(t, ctx, "ready")
+
+	src := source(t, ctx)
+	if !strings.Contains(src, "Port: 9000") || !strings.Contains(src, "syscall.Accept") {
+		t.Fatalf("the editor does not open with the echo server:\n%s", src)
+	}
+	port := freePort(t) // the default 9000 may be taken on a shared machine
+	setSource(t, ctx, strings.ReplaceAll(src, "9000", strconv.Itoa(port)))
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+
+	click(t, ctx, "run")
+	waitStatus(t, ctx, "running")
+	checkEcho(t, addr, "hello", "second line")
+	trace := testID("trace")
+	waitFor(t, ctx, "the trace of the echo", fmt.Sprintf(`(() => {
+		const lines = [...document.querySelector('%s').children].map(e => e.textContent);
+		return lines.some(l => l.startsWith("socket(AF_INET, SOCK_STREAM, 0) = 3")) &&
+			lines.some(l => l.startsWith("bind(3, %s) = 0")) &&
+			lines.some(l => /^accept\(3\) = 4 \(peer 127\.0\.0\.1:\d+\)/.test(l)) &&
+			lines.some(l => l.startsWith('read(4, 1024) = 6 "hello\\n"')) &&
+			lines.some(l => l.startsWith('write(4, "hello\\n") = 6'));
+	})()`, trace, addr))
+	waitFor(t, ctx, "the program's output", fmt.Sprintf(`document.querySelector('%s').textContent.includes("listening on")`, testID("output")))
+
+	click(t, ctx, "stop")
+	waitStatus(t, ctx, "stopped")
+	if !refusedWithin(mustAddrPort(t, addr), time.Second) {
+		t.Fatalf("%s still accepts connections a second after Stop", addr)
+	}
+
+	// The page is ready to run again, on the same port.
+	click(t, ctx, "run")
+	waitStatus(t, ctx, "running")
+	checkEcho(t, addr, "again")
+	click(t, ctx, "stop")
+	waitStatus(t, ctx, "stopped")
+}
+
+func TestBrowserShowsCompileError(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	ctx := browserPage(t, tb)
+	waitStatus(t, ctx, "ready")
+	setSource(t, ctx, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(undefinedThing)\n}\n")
+	click(t, ctx, "run")
+	waitStatus(t, ctx, "error")
+	waitFor(t, ctx, "the error in the output", fmt.Sprintf(`/6:14.*undefinedThing/.test(document.querySelector('%s').textContent)`, testID("output")))
+	waitFor(t, ctx, "an error marker in the editor", `document.querySelector('.cm-lintRange-error, .cm-lint-marker-error') !== null`)
+
+	// The page carries on: a correct program runs.
+	setSource(t, ctx, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"fine now\")\n}\n")
+	click(t, ctx, "run")
+	waitFor(t, ctx, "the fixed program's output", fmt.Sprintf(`document.querySelector('%s').textContent.includes("fine now")`, testID("output")))
+	waitStatus(t, ctx, "stopped")
+}
+
+// TestEchoRunsNatively keeps the promise that the playground's program is
+// ordinary Go: built for the host, it passes the same echo check, with nc
+// as the client.
+func TestEchoRunsNatively(t *testing.T) {
+	src, err := os.ReadFile("../examples/echo/main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(freePort(t))
+	dir := t.TempDir()
+	os.WriteFile(dir+"/go.mod", []byte("module echo\n\ngo 1.26\n"), 0o644)
+	os.WriteFile(dir+"/main.go", []byte(strings.ReplaceAll(string(src), "9000", port)), 0o644)
+	build := exec.Command("go", "build", "-o", "echo", ".")
+	build.Dir = dir
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	server := exec.Command(dir + "/echo")
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	checkEcho(t, "127.0.0.1:"+port, "native hello")
+
+	nc, err := exec.LookPath("nc")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nc is missing (.ci/run installs netcat-openbsd)")
+		}
+		t.Skip("no nc")
+	}
+	cmd := exec.Command(nc, "-N", "-w", "5", "127.0.0.1", port)
+	cmd.Stdin = strings.NewReader("from nc\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "from nc\n" {
+		t.Errorf("nc 127.0.0.1 %s: got %q, %v; want %q", port, out, err, "from nc\n")
+	}
+}

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"sockstep/site"
+)
+
+// tokenCookie keeps the token after the first load, so the page may drop it
+// from the address bar.
+const tokenCookie = "sockstep_token"
+
+// bridge serves one playground: the page, and a WebSocket session per page.
+type bridge struct {
+	cfg      config
+	ln       net.Listener
+	port     string // the port actually bound, for the Host check
+	token    string
+	assets   fs.FS
+	log      *log.Logger
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	sessions map[*session]struct{}
+	running  sync.WaitGroup // one per session
+}
+
+// listen binds 127.0.0.1:port and prepares the bridge. A taken port gets a
+// message that says what to do.
+func listen(cfg config, logTo io.Writer) (*bridge, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.port)))
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("port %d is already in use by another program; choose another: PORT=%d make run (or sockstep --port %d)", cfg.port, cfg.port+1, cfg.port+1)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on 127.0.0.1:%d: %w", cfg.port, err)
+	}
+	token := cfg.token
+	if token == "" {
+		secret := make([]byte, 16) // 128 bits
+		rand.Read(secret)
+		token = hex.EncodeToString(secret)
+	}
+	b := &bridge{
+		cfg:      cfg,
+		ln:       ln,
+		port:     strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
+		token:    token,
+		assets:   site.Dist(),
+		log:      log.New(logTo, "sockstep: ", log.LstdFlags),
+		sessions: make(map[*session]struct{}),
+	}
+	b.upgrader = websocket.Upgrader{
+		ReadBufferSize:  64 << 10,
+		WriteBufferSize: 64 << 10,
+		CheckOrigin:     b.originAllowed,
+	}
+	return b, nil
+}
+
+// url is the address to open, token included.
+func (b *bridge) url() string {
+	return "http://127.0.0.1:" + b.port + "/?token=" + b.token
+}
+
+// serve answers requests until ctx ends, then closes every session and
+// waits for them to finish.
+func (b *bridge) serve(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           b,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          b.log,
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(b.ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	b.log.Print("shutting down: closing every session")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx) // hijacked WebSockets are not its business…
+	b.closeSessions()                // …so they are ours
+	b.running.Wait()
+	return err
+}
+
+// ServeHTTP checks every request — Host, then token — before routing it.
+func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !b.hostAllowed(r.Host) {
+		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge's loopback address (a guard against DNS rebinding); open http://127.0.0.1:%s/", r.Host, b.port))
+		return
+	}
+	if !b.tokenValid(r) {
+		b.refuse(w, r, http.StatusForbidden, "missing or wrong token: open the URL that sockstep printed when it started")
+		return
+	}
+	if r.URL.Path == "/ws" {
+		b.serveWebSocket(w, r)
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		b.refuse(w, r, http.StatusMethodNotAllowed, "only GET is served here")
+		return
+	}
+	if r.URL.Query().Get("token") != "" {
+		http.SetCookie(w, &http.Cookie{Name: tokenCookie, Value: b.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	}
+	b.serveAsset(w, r)
+}
+
+// refuse answers with status and a one-line reason, and logs the refusal in
+// one line.
+func (b *bridge) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
+	b.log.Printf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, reason)
+	http.Error(w, reason, status)
+}
+
+// hostAllowed accepts only loopback names with the bridge's port: a page on
+// another site that rebinds its own name to 127.0.0.1 still sends its name.
+func (b *bridge) hostAllowed(hostport string) bool {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil || port != b.port {
+		return false
+	}
+	switch host {
+	case "localhost", "127.0.0.1", "::1":
+		return true
+	}
+	return false
+}
+
+// tokenValid compares the token from the query or the cookie in constant time.
+func (b *bridge) tokenValid(r *http.Request) bool {
+	given := r.URL.Query().Get("token")
+	if given == "" {
+		if c, err := r.Cookie(tokenCookie); err == nil {
+			given = c.Value
+		}
+	}
+	return subtle.ConstantTimeCompare([]byte(given), []byte(b.token)) == 1
+}
+
+// originAllowed lets only the bridge's own page (or one listed with
+// --allow-origin) open a WebSocket: browsers send Origin, and a foreign page
+// cannot forge it.
+func (b *bridge) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return false
+	}
+	if origin == "http://"+r.Host {
+		return true
+	}
+	for _, o := range b.cfg.allowOrigins {
+		if origin == o {
+			return true
+		}
+	}
+	return false
+}
+
+// serveAsset serves the built page, precompressed when the build made a
+// .gz twin and the browser takes gzip.
+func (b *bridge) serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
+	if name == "" {
+		name = "index.html"
+		if !site.Built() {
+			name = "placeholder.html"
+		}
+	}
+	info, err := fs.Stat(b.assets, name)
+	if err != nil || info.IsDir() {
+		http.NotFound(w, r)
+		return
+	}
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'")
+	h.Set("Cache-Control", "no-cache")
+	if ctype := contentType(name); ctype != "" {
+		h.Set("Content-Type", ctype)
+	}
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		if _, err := fs.Stat(b.assets, name+".gz"); err == nil {
+			h.Set("Content-Encoding", "gzip")
+			h.Add("Vary", "Accept-Encoding")
+			name += ".gz"
+		}
+	}
+	http.ServeFileFS(w, r, b.assets, name)
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".html":
+		return "text/html; charset=utf-8"
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".wasm":
+		return "application/wasm"
+	}
+	return ""
+}

@@ -1,0 +1,223 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"sockstep/native"
+	"sockstep/native/wire"
+)
+
+const (
+	// writeWait is how long one frame may take to reach the page.
+	writeWait = 10 * time.Second
+	// pongWait is how long the page may stay silent before it is presumed gone.
+	pongWait = 30 * time.Second
+	// pingPeriod must be shorter than pongWait, so a live page always answers in time.
+	pingPeriod = pongWait * 9 / 10
+	// maxInFlight bounds the calls one page may have waiting at once (each
+	// holds a goroutine, e.g. blocked in accept).
+	maxInFlight = 256
+	// resultBacklog is how many answers may wait for the write pump.
+	resultBacklog = 64
+)
+
+// session is one page's WebSocket and the native session that performs its
+// calls. It ends when the page goes away, and takes every socket with it.
+type session struct {
+	ws      *websocket.Conn
+	native  *native.Session
+	ctx     context.Context
+	cancel  context.CancelFunc
+	out     chan wire.Record // answers for the write pump
+	calls   sync.WaitGroup
+	slots   chan struct{} // one token per call in flight
+	peer    string
+	started time.Time
+}
+
+// serveWebSocket upgrades an authorised request (Host and token were checked
+// by ServeHTTP; the upgrader checks Origin) into a session.
+func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !b.originAllowed(r) {
+		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Origin %q may not open a session: only the bridge's own page may (or one listed with --allow-origin)", r.Header.Get("Origin")))
+		return
+	}
+	b.mu.Lock()
+	full := len(b.sessions) >= b.cfg.maxSessions
+	b.mu.Unlock()
+	if full {
+		b.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many pages connected (the limit is %d; start the bridge with --max-sessions to change it)", b.cfg.maxSessions))
+		return
+	}
+	ws, err := b.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		b.log.Printf("refused websocket from %s: %v", r.RemoteAddr, err)
+		return // the upgrader has answered
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		ws:      ws,
+		native:  native.NewSession(b.cfg.policy),
+		ctx:     ctx,
+		cancel:  cancel,
+		out:     make(chan wire.Record, resultBacklog),
+		slots:   make(chan struct{}, maxInFlight),
+		peer:    r.RemoteAddr,
+		started: time.Now(),
+	}
+	b.mu.Lock()
+	b.sessions[s] = struct{}{}
+	b.mu.Unlock()
+	b.running.Add(1)
+	b.log.Printf("session from %s opened", s.peer)
+	go func() {
+		defer b.running.Done()
+		s.run(b)
+		b.mu.Lock()
+		delete(b.sessions, s)
+		b.mu.Unlock()
+		b.log.Printf("session from %s closed after %s", s.peer, time.Since(s.started).Round(time.Millisecond))
+	}()
+}
+
+// closeSessions ends every session, as on shutdown.
+func (b *bridge) closeSessions() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.sessions {
+		s.cancel()
+	}
+}
+
+// run pumps frames both ways until the page goes away or the bridge stops,
+// then closes every socket of the session and waits for its calls to return.
+func (s *session) run(b *bridge) {
+	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge"}}
+	pumped := make(chan struct{})
+	go func() {
+		s.writePump()
+		close(pumped)
+	}()
+	s.readPump(b)
+	s.cancel()
+	s.native.Close()
+	s.calls.Wait()
+	<-pumped
+	s.ws.Close()
+}
+
+// readPump reads frames of calls and starts each call. It returns when the
+// connection fails or the session's context ends.
+func (s *session) readPump(b *bridge) {
+	s.ws.SetReadLimit(wire.MaxFrame)
+	s.ws.SetReadDeadline(time.Now().Add(pongWait))
+	s.ws.SetPongHandler(func(string) error { return s.ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	stop := context.AfterFunc(s.ctx, func() { s.ws.SetReadDeadline(time.Now()) }) // unblock ReadMessage
+	defer stop()
+	for {
+		kind, frame, err := s.ws.ReadMessage()
+		if err != nil {
+			if s.ctx.Err() == nil && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
+				b.log.Printf("session from %s: %v", s.peer, err)
+			}
+			return
+		}
+		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // any frame shows the page is alive
+		if kind != websocket.BinaryMessage {
+			s.problem(b, 0, "expected a binary frame of call records, got a text message")
+			continue
+		}
+		records, err := wire.DecodeFrame(frame)
+		for _, rec := range records {
+			s.start(b, rec)
+		}
+		if err != nil {
+			s.problem(b, 0, "malformed frame: "+err.Error())
+		}
+	}
+}
+
+// start runs one call in its own goroutine, so a blocked accept does not
+// hold up the calls of other goroutines of the learner's program.
+func (s *session) start(b *bridge, rec wire.Record) {
+	if rec.Call == nil {
+		s.problem(b, 0, "the page may only send calls")
+		return
+	}
+	call := *rec.Call
+	call.Data = append([]byte(nil), call.Data...) // the frame's buffer is reused by the next read
+	select {
+	case s.slots <- struct{}{}:
+	default:
+		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d)", maxInFlight))
+		return
+	}
+	s.calls.Add(1)
+	go func() {
+		defer s.calls.Done()
+		defer func() { <-s.slots }()
+		res, err := s.native.Do(s.ctx, &call)
+		if err != nil {
+			s.problem(b, call.ID, err.Error())
+			return
+		}
+		s.send(wire.Record{Result: res})
+	}()
+}
+
+// problem answers a record the bridge could not accept, and logs it.
+func (s *session) problem(b *bridge, id uint64, message string) {
+	b.log.Printf("session from %s: refused a record: %s", s.peer, message)
+	s.send(wire.Record{Problem: &wire.Problem{ID: id, Message: message}})
+}
+
+// send queues a record for the write pump, unless the session is ending.
+func (s *session) send(rec wire.Record) {
+	select {
+	case s.out <- rec:
+	case <-s.ctx.Done():
+	}
+}
+
+// writePump writes answers, batching every answer that is ready into one
+// frame, and pings the page so a silent one is noticed.
+func (s *session) writePump() {
+	ping := time.NewTicker(pingPeriod)
+	defer ping.Stop()
+	var frame []byte
+	for {
+		select {
+		case <-s.ctx.Done():
+			s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "session ended"), time.Now().Add(time.Second))
+			return
+		case <-ping.C:
+			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				s.cancel()
+				return
+			}
+		case rec := <-s.out:
+			frame = frame[:0]
+			for {
+				var err error
+				if frame, err = wire.AppendRecord(frame, rec); err != nil {
+					frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
+				}
+				if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
+					break
+				}
+				rec = <-s.out
+			}
+			s.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := s.ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+				s.cancel()
+				return
+			}
+		}
+	}
+}
