@@ -76,9 +76,10 @@ func testBridge(t *testing.T) string {
 	return "ws" + strings.TrimPrefix(srv.URL, "http")
 }
 
-// TestEngineWasmServesARealClient builds engine.wasm, runs the echo example
-// in it under node against a WebSocket bridge, and talks to it over TCP.
-func TestEngineWasmServesARealClient(t *testing.T) {
+// nodeRun builds engine.wasm, runs src in it under node against a test
+// bridge, and returns node's events, one per line of JSON.
+func nodeRun(t *testing.T, ctx context.Context, src string) <-chan map[string]any {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds engine.wasm")
 	}
@@ -97,23 +98,12 @@ func TestEngineWasmServesARealClient(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build engine.wasm: %v\n%s", err, out)
 	}
-
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
-	l.Close()
 	program := filepath.Join(dir, "main.go")
-	if err := os.WriteFile(program, []byte(strings.ReplaceAll(examples.Echo, "9000", port)), 0o644); err != nil {
+	if err := os.WriteFile(program, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	wasmExec := filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "wasm_exec.js")
 	node := exec.CommandContext(ctx, nodePath, "--experimental-websocket", "testdata/run.js", wasmExec, wasmFile, testBridge(t), program)
-	node.Stderr = os.Stderr
 	stdout, err := node.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -121,11 +111,10 @@ func TestEngineWasmServesARealClient(t *testing.T) {
 	if err := node.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		node.Process.Kill()
 		node.Wait()
-	}()
-
+	})
 	events := make(chan map[string]any, 256)
 	go func() {
 		defer close(events)
@@ -133,12 +122,26 @@ func TestEngineWasmServesARealClient(t *testing.T) {
 		for sc.Scan() {
 			var ev map[string]any
 			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				t.Errorf("node printed %q", sc.Text())
-				continue
+				continue // the Go runtime's own text on a crash
 			}
 			events <- ev
 		}
 	}()
+	return events
+}
+
+// TestEngineWasmServesARealClient builds engine.wasm, runs the echo example
+// in it under node against a WebSocket bridge, and talks to it over TCP.
+func TestEngineWasmServesARealClient(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	events := nodeRun(t, ctx, strings.ReplaceAll(examples.Echo, "9000", port))
 	var printed strings.Builder
 	var calls []string
 	waitFor := func(what string, done func() bool) {
@@ -185,5 +188,45 @@ func TestEngineWasmServesARealClient(t *testing.T) {
 	waitFor("the client to leave", func() bool { return strings.Contains(printed.String(), "client left") })
 	if trace := strings.Join(calls, "\n"); !strings.Contains(trace, `write(4, "hello from a real client\n")`) {
 		t.Errorf("trace:\n%s", trace)
+	}
+}
+
+// TestEngineWasmGoroutinePanic pins down what a panic in a goroutine other
+// than main does: yaegi does not recover it, so the Go program behind the
+// engine ends. The engine reports where first, while it still can.
+func TestEngineWasmGoroutinePanic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	events := nodeRun(t, ctx, `package main
+
+import "fmt"
+
+func work(n int) {
+	fmt.Println("working", n)
+	var m map[int]int
+	m[n] = 1
+}
+
+func main() {
+	go work(7)
+	select {}
+}
+`)
+	var got []string
+	for ev := range events {
+		b, _ := json.Marshal(ev)
+		got = append(got, string(b))
+	}
+	// yaegi v0.16.1 places a panic at the first statement of the function
+	// that panicked (line 6), not at the failing one (line 8): its runCfg
+	// reports the function's start node. Then the Go program exits: node's
+	// go.run resolves, or a late callback into the dead instance throws.
+	want := []string{
+		`{"stream":"stdout","text":"working 7\n","type":"output"}`,
+		`{"column":2,"kind":"panic","line":6,"message":"panic in main.work","type":"diagnostic"}`,
+	}
+	if len(got) != 3 || !strings.Contains(got[2], "engineStopped") && !strings.Contains(got[2], "failed") ||
+		strings.Join(got[:2], "\n") != strings.Join(want, "\n") {
+		t.Errorf("events:\n%s\nwant:\n%s\nthen the engine's end", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
