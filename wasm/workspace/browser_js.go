@@ -1,21 +1,18 @@
-//go:build js && !sockstep_indexeddb
-
 package workspace
 
 import (
 	"context"
+	"fmt"
 
-	"github.com/hack-pad/hackpadfs/mem"
+	"github.com/hack-pad/hackpadfs/indexeddb"
 )
 
-// OpenBrowser opens the workspace in memory: work is lost on reload. The
-// IndexedDB workspace (browser_idb_js.go, build tag sockstep_indexeddb) needs
-// github.com/hack-pad/go-indexeddb v0.3.2 and github.com/hack-pad/safejs
-// v0.1.0 in go.mod; once they are there, delete this file and the tag.
-func OpenBrowser(context.Context) (*Workspace, error) {
-	fsys, err := mem.NewFS()
+// OpenBrowser opens the workspace in the browser's IndexedDB database
+// "sockstep".
+func OpenBrowser(ctx context.Context) (*Workspace, error) {
+	fsys, err := indexeddb.NewFS(ctx, "sockstep", indexeddb.Options{})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open the workspace in IndexedDB: %w", err)
 	}
 	return New(fsys), nil
 }
