@@ -44,6 +44,10 @@ $(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm
 bin/sockstep: $(DIST)/.compressed $(GO_SOURCES)
 	$(GO) build -o $@ ./bridge
 
+## bench: build, then measure the page, the relay and the bridge against native Go (not part of test)
+bench: build
+	$(GO) run ./bench --bridge bin/sockstep
+
 clean:
 	rm -rf bin site/node_modules
 	find $(DIST) -mindepth 1 -not -name placeholder.html -delete

@@ -39,6 +39,11 @@ type session struct {
 	slots   chan struct{} // one token per call in flight
 	peer    string
 	started time.Time
+
+	// Frame counts, logged when the session ends: they show how well calls
+	// and results are batched (make bench reads them). Each is written by
+	// one pump only and read after both have stopped.
+	framesIn, callsIn, framesOut, recordsOut int
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
@@ -82,7 +87,8 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
-		b.log.Printf("session from %s closed after %s", s.peer, time.Since(s.started).Round(time.Millisecond))
+		b.log.Printf("session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
+			s.peer, time.Since(s.started).Round(time.Millisecond), s.callsIn, s.framesIn, s.recordsOut, s.framesOut)
 	}()
 }
 
@@ -134,6 +140,8 @@ func (s *session) readPump(b *bridge) {
 			continue
 		}
 		records, err := wire.DecodeFrame(frame)
+		s.framesIn++
+		s.callsIn += len(records)
 		for _, rec := range records {
 			s.start(b, rec)
 		}
@@ -208,6 +216,7 @@ func (s *session) writePump() {
 				if frame, err = wire.AppendRecord(frame, rec); err != nil {
 					frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
 				}
+				s.recordsOut++
 				if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
 					break
 				}
@@ -218,6 +227,7 @@ func (s *session) writePump() {
 				s.cancel()
 				return
 			}
+			s.framesOut++
 		}
 	}
 }

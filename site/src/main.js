@@ -207,6 +207,8 @@ function onWorkerMessage(eng, msg) {
   switch (msg.type) {
     case "started":
       eng.started = true;
+      // For `make bench`: one mark per worker that came up; the first is the cold start.
+      performance.mark("sockstep:started");
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
       if (statusEl.textContent === "disconnected") setStatus("ready");
