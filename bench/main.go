@@ -290,8 +290,10 @@ func memoryPerSession(ctx context.Context, o options) (row, error) {
 // sessionStat is what the bridge logs about a session's frames when it ends.
 type sessionStat struct{ framesIn, calls, framesOut, records int }
 
-func (s sessionStat) callsPerFrame() float64   { return float64(s.calls) / float64(max(s.framesIn, 1)) }
-func (s sessionStat) recordsPerFrame() float64 { return float64(s.records) / float64(max(s.framesOut, 1)) }
+func (s sessionStat) callsPerFrame() float64 { return float64(s.calls) / float64(max(s.framesIn, 1)) }
+func (s sessionStat) recordsPerFrame() float64 {
+	return float64(s.records) / float64(max(s.framesOut, 1))
+}
 
 var sessionLine = regexp.MustCompile(`(\d+) calls in (\d+) frames, (\d+) records out in (\d+) frames`)
 
