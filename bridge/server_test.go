@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,6 +27,13 @@ type testBridge struct {
 
 func newTestBridge(t *testing.T, change func(*config)) *testBridge {
 	t.Helper()
+	return newTestBridgeServing(t, change, nil)
+}
+
+// newTestBridgeServing is newTestBridge serving assets instead of the
+// embedded page, when assets is not nil.
+func newTestBridgeServing(t *testing.T, change func(*config), assets fs.FS) *testBridge {
+	t.Helper()
 	cfg, err := parseFlags([]string{"--port", "0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -37,6 +45,9 @@ func newTestBridge(t *testing.T, change func(*config)) *testBridge {
 	b, err := listen(cfg, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if assets != nil {
+		b.assets = assets
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
