@@ -46,24 +46,18 @@ func openBrowser(ctx context.Context, chromium string) (*page, error) {
 
 func (p *page) close() { p.cancel() }
 
-// open navigates to url and waits until the first engine is up, then
-// returns how long that took from the start of navigation, as the page's own
-// clock measured it (the sockstep:started performance mark).
+// open navigates to url and waits until the page is ready (an engine is up
+// and the editor holds a program), then returns how long that took from the
+// start of navigation, as the page's own clock measured it (the
+// sockstep:ready performance mark).
 func (p *page) open(url string) (time.Duration, error) {
 	if err := chromedp.Do(p.ctx, chromedp.Navigate(url)); err != nil {
 		return 0, fmt.Errorf("open the page: %w", err)
 	}
-	if err := p.waitFor(`performance.getEntriesByName("sockstep:started").length > 0`, 30*time.Second); err != nil {
+	if err := p.waitFor(`performance.getEntriesByName("sockstep:ready").length > 0`, 30*time.Second); err != nil {
 		return 0, fmt.Errorf("the page never became ready: %w", err)
 	}
-	ms, err := eval[float64](p, `performance.getEntriesByName("sockstep:started")[0].startTime`)
-	if err != nil {
-		return 0, err
-	}
-	// The editor fills in once the workspace answered; text set before that would be replaced.
-	if err := p.waitFor(`window.sockstep.view.state.doc.length > 0`, 10*time.Second); err != nil {
-		return 0, fmt.Errorf("the editor never opened a program: %w", err)
-	}
+	ms, err := eval[float64](p, `performance.getEntriesByName("sockstep:ready")[0].startTime`)
 	return time.Duration(ms * float64(time.Millisecond)), err
 }
 

@@ -5,7 +5,7 @@
 //
 // It launches bin/sockstep as a learner does, drives the page through its
 // automation hooks (data-testid, window.sockstep.view, and the page's
-// "sockstep:started" performance mark), and times the kernel's view of
+// "sockstep:ready" and "sockstep:started" performance marks), and times the kernel's view of
 // sockets from here. Loopback only; every loop is bounded.
 package main
 
