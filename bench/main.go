@@ -48,8 +48,11 @@ func main() {
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute) // the whole run, however it goes
 	defer cancel()
+	loadBefore := loadAverage()
 	t, err := measure(ctx, o)
 	if t != nil {
+		// Other work on the machine skews every figure; say how busy it was.
+		t.header += fmt.Sprintf("\nload average (1 min) %s before, %s after", loadBefore, loadAverage())
 		t.print(os.Stdout)
 	}
 	if err != nil {
@@ -333,4 +336,13 @@ func perSec(f float64) string {
 		b.WriteRune(c)
 	}
 	return b.String() + "/s"
+}
+
+// loadAverage is the machine's 1-minute load average, from /proc/loadavg.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	return strings.Fields(string(b))[0]
 }

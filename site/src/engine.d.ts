@@ -98,8 +98,9 @@ export type FromWorker =
   | { type: "started" }
   /** sockstepEngine.start rejected or timed out. */
   | { type: "startFailed"; message: string }
-  /** An engine event, parsed; also Go runtime text on fd 2 as an `output` event on stderr. */
-  | { type: "event"; event: EngineEvent }
+  /** Engine events in the order they happened, parsed, sent together (at most 16 ms
+   * after the first); also Go runtime text on fd 2 as `output` events on stderr. */
+  | { type: "events"; events: EngineEvent[] }
   /** sockstepEngine.run settled; error is empty when it resolved. */
   | { type: "runDone"; error: string }
   /** Answer to load: source is null when the file does not exist; error when load failed. */

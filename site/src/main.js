@@ -219,8 +219,11 @@ function onWorkerMessage(eng, msg) {
     case "startFailed":
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
-    case "event":
-      onEngineEvent(msg.event);
+    case "events":
+      for (const ev of msg.events) {
+        if (current !== eng) break; // an event (a lost bridge) dropped this worker
+        onEngineEvent(ev);
+      }
       break;
     case "runDone":
       finishRun(msg.error); // when the exit event did not already
