@@ -51,7 +51,7 @@ func (p *page) close() { p.cancel() }
 // start of navigation, as the page's own clock measured it (the
 // sockstep:ready performance mark).
 func (p *page) open(url string) (time.Duration, error) {
-	if err := chromedp.Do(p.ctx, chromedp.Navigate(url)); err != nil {
+	if err := navigate(p, url); err != nil {
 		return 0, fmt.Errorf("open the page: %w", err)
 	}
 	if err := p.waitFor(`performance.getEntriesByName("sockstep:ready").length > 0`, 30*time.Second); err != nil {
@@ -59,6 +59,13 @@ func (p *page) open(url string) (time.Duration, error) {
 	}
 	ms, err := eval[float64](p, `performance.getEntriesByName("sockstep:ready")[0].startTime`)
 	return time.Duration(ms * float64(time.Millisecond)), err
+}
+
+// navigate opens url in the page and waits for it to load.
+func navigate(p *page, url string) error {
+	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
+	defer cancel()
+	return chromedp.Do(ctx, chromedp.Navigate(url))
 }
 
 func eval[T any](p *page, expr string) (T, error) {

@@ -241,6 +241,13 @@ func measure(ctx context.Context, o options) (*table, error) {
 	p50, _ := strconv.ParseInt(m[1], 10, 64)
 	p99, _ := strconv.ParseInt(m[2], 10, 64)
 	t.add(row{name: "call round trip (getsockname), p50 / p99", value: us(time.Duration(p50)) + " / " + us(time.Duration(p99)), target: "p50 ≤ 250 µs", met: time.Duration(p50) <= 250*time.Microsecond})
+
+	progress("the floor: a bare WebSocket round trip from a worker in the same browser")
+	f50, f99, err := webSocketFloor(ctx, p)
+	if err != nil {
+		return t, err
+	}
+	t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", value: us(f50) + " / " + us(f99), note: "a worker and a Go server ping-pong 64 bytes, no engine: what a relayed call cannot beat"})
 	p.close()
 
 	progress("stepping overhead")
