@@ -80,14 +80,19 @@ const saving = new Map();
 let saveErrorShown = false;
 
 setTimeout(() => {
-  if (!loaded && !fallback) openDefault("the workspace did not answer");
+  if (loaded || fallback) return;
+  openDefault("the workspace did not answer");
+  becomeReady();
 }, LOAD_TIMEOUT_MS);
 
-/** Opens the default program when the learner's saved one cannot be read. */
-function openDefault(/** @type {string} */ why) {
+/**
+ * Opens the default program when the learner's saved one cannot be read (yet).
+ * @param {string} [why] told to the learner; left out when the page already said why
+ */
+function openDefault(why) {
   fallback = true;
   editor.setDoc(echo);
-  say(`could not open your saved program (${why}); showing the example, and not saving yet`, "system");
+  if (why) say(`could not open your saved program (${why}); your edits are not saved until it can be`, "error");
 }
 
 /** @param {{source: string | null, error?: string}} msg */
@@ -95,6 +100,7 @@ function onLoaded(msg) {
   if (loaded) return;
   if (msg.error) {
     if (!fallback) openDefault(msg.error);
+    becomeReady();
     return;
   }
   loaded = true;
@@ -105,6 +111,7 @@ function onLoaded(msg) {
     editor.setDoc(msg.source ?? echo);
     if (fallback) say("opened your saved program", "system");
   }
+  becomeReady();
 }
 
 /** Saves the editor's text through the current worker, if it changed. */
@@ -209,9 +216,8 @@ function onWorkerMessage(eng, msg) {
       eng.started = true;
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
-      if (statusEl.textContent === "disconnected") setStatus("ready");
       detail("");
-      if (queuedRun !== null) startRun();
+      becomeReady();
       break;
     case "startFailed":
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
@@ -234,6 +240,17 @@ function onWorkerMessage(eng, msg) {
     default:
       console.warn("page: unknown message from the worker", msg);
   }
+}
+
+/**
+ * Status `ready` (after connecting or reconnecting) once the engine is connected
+ * and the editor holds the learner's program, so a test that waits for `ready`
+ * can edit and Run. A Run pressed meanwhile starts now.
+ */
+function becomeReady() {
+  if (!current?.started || (!loaded && !fallback)) return;
+  if (statusEl.textContent === "disconnected") setStatus("ready");
+  if (queuedRun !== null) startRun();
 }
 
 /** @param {EngineEvent} ev */
@@ -270,9 +287,10 @@ function onEngineEvent(ev) {
  * @param {"crash" | "disconnect"} kind
  */
 function engineGone(message, kind) {
+  const wasStarted = current?.started ?? false;
   current?.worker.terminate();
   current = null;
-  if (!loaded && !fallback) openDefault(message);
+  if (!loaded && !fallback) openDefault();
   if (running) {
     running = false;
     cancelPending("the engine stopped");
@@ -280,11 +298,14 @@ function engineGone(message, kind) {
   } else if (message !== lastFailure) {
     say(message, "system");
   }
-  lastFailure = message;
-  if (kind === "crash" && statusEl.textContent === "running") {
-    setStatus("error");
-    spawn(); // the program crashed the engine; the bridge is likely still there
+  if (kind === "crash" && wasStarted) {
+    // engine.wasm itself ended (a panic in a learner's goroutine does that); the bridge
+    // is likely still there, so start over at once.
+    if (statusEl.textContent === "running") setStatus("error");
+    else if (statusEl.textContent === "ready") setStatus("disconnected");
+    spawn();
   } else {
+    lastFailure = message;
     setStatus("disconnected");
     detail("retrying…");
     retryTimer = setTimeout(spawn, RETRY_MS);
@@ -306,7 +327,9 @@ function run() {
     startRun();
   } else {
     // Right after Stop this is a moment; without a bridge it is until the bridge is back.
-    if (statusEl.textContent === "disconnected") say("the program runs once the bridge is back", "system");
+    if (statusEl.textContent === "disconnected") {
+      say(`the program runs once the engine connects (last try: ${lastFailure || "connecting"})`, "system");
+    }
     updateButtons();
   }
 }
