@@ -115,7 +115,9 @@ func TestSocketsAndClients(t *testing.T) {
 	if e := await(t, ws, "client-closed", event(wire.EventClientClosed)).Event; e.Client != 1 || e.Message != "closed" {
 		t.Fatalf("client-closed: %+v", e)
 	}
-	timeWait := func(e wire.SocketInfo) bool { return e.Orphan && e.FD == 0 && e.State == "TIME_WAIT" && e.Local == addr }
+	timeWait := func(e wire.SocketInfo) bool {
+		return e.Orphan && e.FD == 0 && e.State == "TIME_WAIT" && e.Local == addr
+	}
 	table(t, ws, "TIME_WAIT on the server's port", timeWait)
 
 	// Stop, then Run: a new session still shows it, from the bridge's memory.
