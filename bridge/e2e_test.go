@@ -280,7 +280,9 @@ func TestBrowserClientsAndSockets(t *testing.T) {
 	setSource(t, ctx, strings.ReplaceAll(source(t, ctx), "9000", port))
 	click(t, ctx, "run")
 	waitStatus(t, ctx, "running")
-	row := func(attrs string) string { return fmt.Sprintf(`document.querySelector('%s > tr%s')`, testID("sockets"), attrs) }
+	row := func(attrs string) string {
+		return fmt.Sprintf(`document.querySelector('%s > tr%s')`, testID("sockets"), attrs)
+	}
 	waitFor(t, ctx, "the listener in the sockets panel", row(`[data-fd="3"][data-state="LISTEN"][data-local="127.0.0.1:`+port+`"]`)+` !== null`)
 
 	client := func(n int) string { return fmt.Sprintf(`%s[data-client="%d"]`, testID("client"), n) }
