@@ -111,6 +111,9 @@ func pageState(ctx context.Context) string {
 // setSource replaces the editor's text, through the documented hook.
 func setSource(t *testing.T, ctx context.Context, src string) {
 	t.Helper()
+	// The page opens the saved program (or the example) a moment after it is
+	// ready; text set before that would be replaced by it.
+	waitFor(t, ctx, "the editor to open a program", `window.sockstep.view.state.doc.length > 0`)
 	js := fmt.Sprintf(`(() => { const v = window.sockstep.view; v.dispatch({changes: {from: 0, to: v.state.doc.length, insert: %s}}); return true })()`, strconv.Quote(src))
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
 		t.Fatalf("set the editor's text: %v", err)
@@ -119,6 +122,7 @@ func setSource(t *testing.T, ctx context.Context, src string) {
 
 func source(t *testing.T, ctx context.Context) string {
 	t.Helper()
+	waitFor(t, ctx, "the editor to open a program", `window.sockstep.view.state.doc.length > 0`)
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sockstep.view.state.doc.toString()`))
 	if err != nil {
 		t.Fatalf("read the editor's text: %v", err)
