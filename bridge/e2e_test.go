@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -334,7 +335,7 @@ func TestBrowserClientsAndSockets(t *testing.T) {
 	})()`, row(`[data-fd="3"][data-state="LISTEN"]`),
 		row(`[data-fd="4"][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p1+`"]`),
 		row(`[data-orphan][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p2+`"]`)))
-	screenshot(t, ctx)
+	screenshot(t, ctx, "clients-queued")
 
 	// Client 1 leaves: the server accepts client 2 and answers it, and client
 	// 1's side, which closed first, waits in TIME_WAIT.
@@ -346,6 +347,7 @@ func TestBrowserClientsAndSockets(t *testing.T) {
 		row(`[data-fd="4"][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p2+`"]`),
 		row(`[data-orphan][data-state="TIME_WAIT"][data-local="127.0.0.1:`+p1+`"]`)))
 	waitFor(t, ctx, "client 1 closed", fmt.Sprintf(`document.querySelector('%s').dataset.state === "closed"`, client(1)))
+	screenshot(t, ctx, "clients-time-wait")
 
 	// The client panel's calls are not the learner's: the trace has none.
 	if text := pageText(t, ctx, testID("trace")); strings.Contains(text, "client") {
@@ -365,14 +367,15 @@ func pageText(t *testing.T, ctx context.Context, selector string) string {
 	return s
 }
 
-// screenshot saves the page as a PNG when SOCKSTEP_SCREENSHOT names a file,
-// for a person to look at.
-func screenshot(t *testing.T, ctx context.Context) {
+// screenshot saves the page as NAME.png in the folder SOCKSTEP_SCREENSHOTS
+// names, if it does, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	path := os.Getenv("SOCKSTEP_SCREENSHOT")
-	if path == "" {
+	dir := os.Getenv("SOCKSTEP_SCREENSHOTS")
+	if dir == "" {
 		return
 	}
+	path := filepath.Join(dir, name+".png")
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)); err != nil {
 		t.Logf("screenshot: %v", err)
 		return
