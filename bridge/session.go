@@ -33,6 +33,10 @@ const (
 	// connecting into a backlog, a TIME_WAIT counting down). With nothing
 	// listed and nothing in flight it is not read at all.
 	socketsPoll = 500 * time.Millisecond
+	// socketsGap is the least time between two reads of the table, so a
+	// program making thousands of calls a second costs at most 20 reads a
+	// second (touches in between coalesce into one).
+	socketsGap = 50 * time.Millisecond
 )
 
 // session is one page's WebSocket and the native session that performs its
@@ -168,6 +172,11 @@ func (s *session) watchSockets() {
 		poll = nil
 		if len(table) > 0 || len(s.slots) > 0 {
 			poll = time.After(socketsPoll)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(socketsGap):
 		}
 	}
 }
