@@ -25,10 +25,11 @@ const dialTimeout = 15 * time.Second
 func main() {
 	b := &boundary{}
 	js.Global().Set("sockstepEngine", js.ValueOf(map[string]any{
-		"start": method(b.start),
-		"run":   method(b.run),
-		"load":  method(b.load),
-		"save":  method(b.save),
+		"start":  method(b.start),
+		"run":    method(b.run),
+		"load":   method(b.load),
+		"save":   method(b.save),
+		"client": method(b.client),
 	}))
 	select {} // the worker lives as long as the page wants it
 }
@@ -37,6 +38,7 @@ func main() {
 type boundary struct {
 	mu      sync.Mutex
 	engine  *engine.Engine
+	relay   *relay.Relay
 	files   *workspace.Workspace
 	filesMu sync.Mutex
 }
@@ -124,6 +126,11 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
 	r, err := relay.Dial(ctx, url.String(),
+		relay.WithEvents(func(e *wire.Event) {
+			if ev, ok := engine.FromBridge(e); ok {
+				emit(ev)
+			}
+		}),
 		relay.WithProblems(func(p *wire.Problem) {
 			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
 		}),
@@ -138,6 +145,59 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	}
 	defer connected.Done()
 	b.engine = engine.New(r.Call, emit)
+	b.relay = r
+	return nil, nil
+}
+
+// client(op, {addr, id, data}) performs one of the client panel's
+// operations through the bridge: open resolves to {id, local}, send to the
+// number of bytes sent, shutdown and close to undefined. A refusal or a
+// kernel error rejects, with words for the client's terminal.
+func (b *boundary) client(args []js.Value) (any, error) {
+	op, err := stringArg(args, 0, "op")
+	if err != nil {
+		return nil, err
+	}
+	var opts js.Value
+	if len(args) > 1 && args[1].Type() == js.TypeObject {
+		opts = args[1]
+	} else {
+		return nil, errors.New("client needs its arguments as an object: {addr} or {id, data}")
+	}
+	var addr, data string
+	var id uint64
+	if v := opts.Get("addr"); v.Type() == js.TypeString {
+		addr = v.String()
+	}
+	if v := opts.Get("id"); v.Type() == js.TypeNumber {
+		id = uint64(v.Int())
+	}
+	if v := opts.Get("data"); v.Type() == js.TypeString {
+		data = v.String()
+	}
+	c, err := engine.ClientCall(op, addr, id, []byte(data))
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	r := b.relay
+	b.mu.Unlock()
+	if r == nil {
+		return nil, errors.New("not connected to the bridge: call start first")
+	}
+	res, err := r.Call(context.Background(), c)
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.ClientError(res); err != nil {
+		return nil, err
+	}
+	switch c.Op {
+	case wire.OpClientOpen:
+		return map[string]any{"id": res.Ret, "local": res.Addr.String()}, nil
+	case wire.OpClientSend:
+		return res.Ret, nil
+	}
 	return nil, nil
 }
 

@@ -8,7 +8,11 @@ export type EngineEvent =
   | ResultEvent
   | DiagnosticEvent
   | ExitEvent
-  | DisconnectedEvent;
+  | DisconnectedEvent
+  | SocketsEvent
+  | ClientDataEvent
+  | ClientEOFEvent
+  | ClientClosedEvent;
 
 /** What the program printed. */
 export interface OutputEvent {
@@ -60,6 +64,63 @@ export interface DisconnectedEvent {
   message: string;
 }
 
+/** The kernel's table of the session's sockets changed; `sockets` is all of it (native/wire.SocketInfo). */
+export interface SocketsEvent {
+  type: "sockets";
+  sockets: SocketInfo[];
+  /** What the host could not tell (e.g. leftovers on macOS); empty when all is known. */
+  message: string;
+}
+
+/** One socket as the kernel reports it. An absent field is unknown on this host (or does not apply). */
+export interface SocketInfo {
+  /** The learner's descriptor; absent for a client or a leftover. */
+  fd?: number;
+  /** The client panel's id, for one of its connections. */
+  client?: number;
+  /** No descriptor owns it: left by a close (TIME_WAIT…), or waiting in an accept queue. */
+  orphan?: boolean;
+  listening?: boolean;
+  /** LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING; absent when unknown. */
+  state?: string;
+  /** "127.0.0.1:9000" */
+  local?: string;
+  peer?: string;
+  /** Listener: connections waiting for accept. Connected: bytes received, not yet read. */
+  queue?: number;
+  /** Listener: the accept queue's limit. */
+  backlog?: number;
+  /** Connected: bytes sent, not yet acknowledged. */
+  unsent?: number;
+  /** A TIME_WAIT leftover: milliseconds until the kernel drops it. */
+  timer?: number;
+}
+
+/** A client of the client panel received bytes. */
+export interface ClientDataEvent {
+  type: "client-data";
+  client: number;
+  /** The bytes, base64. */
+  data: string;
+}
+
+/** The server closed its side of a client's connection (a read returned 0); the client may still send. */
+export interface ClientEOFEvent {
+  type: "client-eof";
+  client: number;
+  message: string;
+}
+
+/** A client is gone: "closed", an errno and its explanation, or "the session ended". */
+export interface ClientClosedEvent {
+  type: "client-closed";
+  client: number;
+  message: string;
+}
+
+/** The client panel's operations. */
+export type ClientOp = "open" | "send" | "shutdown" | "close";
+
 export interface StartOptions {
   /** ws(s)://host/ws, with ?token=… when the page had one. */
   bridgeURL: string;
@@ -76,6 +137,16 @@ export interface SockstepEngine {
   /** A workspace file's text, or null when there is no such file. */
   load(name: string): Promise<string | null>;
   save(name: string, source: string): Promise<void>;
+  /**
+   * One of the client panel's operations, performed by the bridge on the host: real TCP
+   * connections that are not the learner's descriptors and end with the session.
+   * open({addr: "127.0.0.1:9000"}) resolves to {id, local}; send({id, data}) to the bytes sent;
+   * shutdown({id}) (shut down writing) and close({id}) to undefined. Rejects with a refusal
+   * by the bridge's policy or the kernel's error, in words.
+   */
+  client(op: "open", args: { addr: string }): Promise<{ id: number; local: string }>;
+  client(op: "send", args: { id: number; data: string }): Promise<number>;
+  client(op: "shutdown" | "close", args: { id: number }): Promise<void>;
 }
 
 declare global {
@@ -90,7 +161,9 @@ export type ToWorker =
   | { type: "init"; module: WebAssembly.Module; bridgeURL: string }
   | { type: "run"; source: string }
   | { type: "load"; id: number; name: string }
-  | { type: "save"; id: number; name: string; source: string };
+  | { type: "save"; id: number; name: string; source: string }
+  /** A client panel operation; answered by clientDone with the same id. */
+  | { type: "client"; id: number; op: ClientOp; args: object };
 
 /** Worker → page. */
 export type FromWorker =
@@ -105,5 +178,7 @@ export type FromWorker =
   /** Answer to load: source is null when the file does not exist; error when load failed. */
   | { type: "loaded"; id: number; source: string | null; error?: string }
   | { type: "saved"; id: number; error?: string }
+  /** Answer to client: result on success, error (in words) on failure. */
+  | { type: "clientDone"; id: number; result?: any; error?: string }
   /** The Go program behind the engine exited, or the worker failed: it is of no more use. */
   | { type: "engineStopped"; message: string };

@@ -4,6 +4,8 @@
 
 import echo from "../../examples/echo/main.go";
 import { createEditor } from "./editor.js";
+import { createSocketsPanel } from "./sockets.js";
+import { createClientPanel } from "./clients.js";
 
 /** @typedef {import("./engine").FromWorker} FromWorker */
 /** @typedef {import("./engine").EngineEvent} EngineEvent */
@@ -35,6 +37,19 @@ const statusEl = el("status");
 const statusDetail = /** @type {HTMLElement} */ (document.getElementById("status-detail"));
 const outputEl = el("output");
 const traceEl = el("trace");
+
+const sockets = createSocketsPanel({
+  body: el("sockets"),
+  empty: /** @type {HTMLElement} */ (document.getElementById("sockets-empty")),
+  note: /** @type {HTMLElement} */ (document.getElementById("sockets-note")),
+});
+const clients = createClientPanel({
+  list: /** @type {HTMLElement} */ (document.getElementById("clients")),
+  newButton: /** @type {HTMLButtonElement} */ (el("client-new")),
+  addrInput: /** @type {HTMLInputElement} */ (document.getElementById("client-addr")),
+  request: clientRequest,
+  defaultAddr: () => sockets.listeningAddr(),
+});
 
 // ---- The bridge's address ----
 
@@ -234,6 +249,9 @@ function onWorkerMessage(eng, msg) {
     case "saved":
       onSaved(msg);
       break;
+    case "clientDone":
+      clientDone(msg);
+      break;
     case "engineStopped":
       engineGone(msg.message, "crash");
       break;
@@ -276,6 +294,14 @@ function onEngineEvent(ev) {
     case "disconnected":
       engineGone(`lost the bridge: ${ev.message}`, "disconnect");
       break;
+    case "sockets":
+      sockets.show(ev.sockets, ev.message);
+      break;
+    case "client-data":
+    case "client-eof":
+    case "client-closed":
+      clients.onEvent(ev);
+      break;
     default:
       console.debug("page: engine event not shown", ev);
   }
@@ -290,6 +316,7 @@ function engineGone(message, kind) {
   const wasStarted = current?.started ?? false;
   current?.worker.terminate();
   current = null;
+  sessionEnded("the bridge session ended");
   if (!loaded && !fallback) openDefault();
   if (running) {
     running = false;
@@ -355,6 +382,7 @@ function stop() {
   // Terminating the worker closes its WebSocket; the bridge then closes every socket of the session.
   current?.worker.terminate();
   current = null;
+  sessionEnded("Stop ended the session");
   cancelPending("stopped");
   say("stopped", "system");
   setStatus("stopped");
@@ -401,6 +429,43 @@ document.addEventListener("keydown", (e) => {
     run();
   }
 });
+
+// ---- The client panel's requests, through the current worker ----
+
+/** Client requests waiting for the worker's answer, by id. */
+const clientRequests = new Map();
+
+/**
+ * @param {import("./engine").ClientOp} op
+ * @param {object} args
+ * @returns {Promise<any>}
+ */
+function clientRequest(op, args) {
+  if (!current?.started) return Promise.reject(new Error("not connected to the bridge"));
+  const id = ++requestID;
+  const worker = current.worker;
+  return new Promise((resolve, reject) => {
+    clientRequests.set(id, { resolve, reject });
+    worker.postMessage({ type: "client", id, op, args });
+  });
+}
+
+/** @param {{id: number, result?: any, error?: string}} msg */
+function clientDone(msg) {
+  const req = clientRequests.get(msg.id);
+  clientRequests.delete(msg.id);
+  if (!req) return;
+  if (msg.error !== undefined) req.reject(new Error(msg.error));
+  else req.resolve(msg.result);
+}
+
+/** The worker's session is gone, and with it every socket and client of it. */
+function sessionEnded(/** @type {string} */ why) {
+  for (const req of clientRequests.values()) req.reject(new Error(why));
+  clientRequests.clear();
+  clients.sessionEnded(why);
+  sockets.clear();
+}
 
 // ---- Output ----
 

@@ -174,6 +174,14 @@ async function handle(msg) {
         post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
       }
       break;
+    case "client":
+      try {
+        const result = await e.client(msg.op, msg.args);
+        post({ type: "clientDone", id: msg.id, result: result ?? null });
+      } catch (err) {
+        post({ type: "clientDone", id: msg.id, error: describe(err) || "the client operation failed" });
+      }
+      break;
     default:
       console.warn("worker: unknown message", msg);
   }
