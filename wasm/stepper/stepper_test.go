@@ -351,7 +351,12 @@ func main() {
 }
 `
 	se := debug(t, src, Options{})
-	time.Sleep(10 * time.Millisecond) // let it run; the pause works whenever it comes
+	// Wait until the loop runs (the last line passed in main is in it).
+	for deadline := time.Now().Add(10 * time.Second); se.s.PanicLine(4) == 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never ran")
+		}
+	}
 	se.s.Pause()
 	s := se.next()
 	if s.Reason != ReasonPause || (s.Line != 6 && s.Line != 5) {
