@@ -1,6 +1,10 @@
 package engine
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"sockstep/wasm/stepper"
+)
 
 // Event types, as docs/architecture.md and site/src/engine.d.ts list them.
 const (
@@ -10,6 +14,8 @@ const (
 	TypeDiagnostic   = "diagnostic"   // Kind, Line, Column, Message
 	TypeExit         = "exit"         // Error
 	TypeDisconnected = "disconnected" // Message
+	TypePaused       = "paused"       // Goroutine, Line, Reason, Text (the call), Variables, Goroutines, TraceLength
+	TypeResumed      = "resumed"      // nothing more
 )
 
 // Diagnostic kinds.
@@ -31,6 +37,12 @@ type Event struct {
 	Column  int    // diagnostic: 1-based, 0 when unknown
 	Message string // diagnostic, disconnected
 	Error   string // exit: empty when the program ended normally
+
+	Goroutine   int                 // paused: the goroutine that stopped
+	Reason      string              // paused: breakpoint, step, call or pause
+	Variables   []stepper.Var       // paused: in scope at Line
+	Goroutines  []stepper.Goroutine // paused: every goroutine
+	TraceLength int                 // paused: call events sent before the stop
 }
 
 // MarshalJSON encodes exactly the fields of e's type, so the page sees the
@@ -69,6 +81,28 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Type  string `json:"type"`
 			Error string `json:"error"`
 		}{e.Type, e.Error})
+	case TypePaused:
+		vars, gs := e.Variables, e.Goroutines
+		if vars == nil {
+			vars = []stepper.Var{}
+		}
+		if gs == nil {
+			gs = []stepper.Goroutine{}
+		}
+		return json.Marshal(struct {
+			Type        string              `json:"type"`
+			Goroutine   int                 `json:"goroutine"`
+			Line        int                 `json:"line"`
+			Reason      string              `json:"reason"`
+			Call        string              `json:"call"`
+			Variables   []stepper.Var       `json:"variables"`
+			Goroutines  []stepper.Goroutine `json:"goroutines"`
+			TraceLength int                 `json:"traceLength"`
+		}{e.Type, e.Goroutine, e.Line, e.Reason, e.Text, vars, gs, e.TraceLength})
+	case TypeResumed:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+		}{e.Type})
 	default:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
