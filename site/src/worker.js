@@ -145,10 +145,22 @@ async function handle(msg) {
   switch (msg.type) {
     case "run":
       try {
-        await e.run(msg.source);
+        await e.run(msg.source, { debug: !!msg.debug, breakpoints: msg.breakpoints ?? [] });
         post({ type: "runDone", error: "" });
       } catch (err) {
         post({ type: "runDone", error: describe(err) || "the run failed" });
+      }
+      break;
+    case "step":
+    case "pause":
+    case "setBreakpoints":
+      // While a program runs; a refusal (not paused, no program) is only worth a note.
+      try {
+        if (msg.type === "step") await e.step(msg.kind, msg.goroutine ?? 0);
+        else if (msg.type === "pause") await e.pause();
+        else await e.setBreakpoints(msg.lines);
+      } catch (err) {
+        console.debug(`worker: ${msg.type}: ${describe(err)}`);
       }
       break;
     case "load":
