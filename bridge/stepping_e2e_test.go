@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,6 +89,11 @@ func TestBrowserStepsThroughAccept(t *testing.T) {
 		t.Errorf("history: %q", got)
 	}
 
+	if path := os.Getenv("SOCKSTEP_SCREENSHOT"); path != "" { // to look at the page as a person would
+		if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
+			os.WriteFile(path, png, 0o644)
+		}
+	}
 	pressKey(t, ctx, kb.F9) // the cursor is still on accept: remove the breakpoint
 	waitFor(t, ctx, "the breakpoint removed", `document.querySelectorAll('.cm-breakpoint').length === 0`)
 	click(t, ctx, "continue")
