@@ -91,6 +91,12 @@ function openDefault(/** @type {string} */ why) {
   fallback = true;
   editor.setDoc(echo);
   say(`could not open your saved program (${why}); showing the example, and not saving yet`, "system");
+  becomeReady();
+}
+
+/** "ready" means both: connected to the bridge, and the editor holds the program to run. */
+function becomeReady() {
+  if (current?.started && (loaded || fallback) && statusEl.textContent === "disconnected") setStatus("ready");
 }
 
 /** @param {{source: string | null, error?: string}} msg */
@@ -108,6 +114,7 @@ function onLoaded(msg) {
     editor.setDoc(msg.source ?? echo);
     if (fallback) say("opened your saved program", "system");
   }
+  becomeReady();
 }
 
 /** Saves the editor's text through the current worker, if it changed. */
@@ -214,8 +221,8 @@ function onWorkerMessage(eng, msg) {
       eng.started = true;
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
-      if (statusEl.textContent === "disconnected") setStatus("ready");
       detail("");
+      becomeReady();
       if (queuedRun !== null) startRun();
       break;
     case "startFailed":
