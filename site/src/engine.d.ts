@@ -12,7 +12,9 @@ export type EngineEvent =
   | SocketsEvent
   | ClientDataEvent
   | ClientEOFEvent
-  | ClientClosedEvent;
+  | ClientClosedEvent
+  | PausedEvent
+  | ResumedEvent;
 
 /** What the program printed. */
 export interface OutputEvent {
@@ -121,6 +123,55 @@ export interface ClientClosedEvent {
 /** The client panel's operations. */
 export type ClientOp = "open" | "send" | "shutdown" | "close";
 
+/** One variable in scope where the program stopped. */
+export interface Variable {
+  name: string;
+  /** Rendered: descriptors as numbers, errors by errno name, []byte quoted, addresses as 127.0.0.1:53122. */
+  value: string;
+  /** Differs from this goroutine's previous stop (or is new since). */
+  changed: boolean;
+}
+
+/** One goroutine of the program where it stopped. */
+export interface GoroutineInfo {
+  /** 1 is main, then in the order they started. */
+  id: number;
+  /** The last line it passed; 0 when not known yet. */
+  line: number;
+  state: "running" | "paused" | "blocked";
+  /** blocked: the socket call it waits in, `accept(3)`. */
+  call: string;
+}
+
+/** The program stopped: every goroutine parks at its next line. */
+export interface PausedEvent {
+  type: "paused";
+  /** The goroutine that stopped. */
+  goroutine: number;
+  line: number;
+  reason: "breakpoint" | "step" | "call" | "pause";
+  /** reason "call": `about to call bind(3, 127.0.0.1:9000)`; else empty. */
+  call: string;
+  variables: Variable[];
+  goroutines: GoroutineInfo[];
+  /** How many `call` events were sent before this stop. */
+  traceLength: number;
+}
+
+/** A paused program runs again. */
+export interface ResumedEvent {
+  type: "resumed";
+}
+
+export type StepKind = "step" | "into" | "out" | "call" | "continue";
+
+export interface RunOptions {
+  /** Stop at the first line main runs. */
+  debug?: boolean;
+  /** 1-based lines to stop at. */
+  breakpoints?: number[];
+}
+
 export interface StartOptions {
   /** ws(s)://host/ws, with ?token=… when the page had one. */
   bridgeURL: string;
@@ -133,7 +184,13 @@ export interface SockstepEngine {
   /** Connects to the bridge; resolves once connected. */
   start(opts: StartOptions): Promise<void>;
   /** Runs one program; resolves when it ends. */
-  run(source: string): Promise<void>;
+  run(source: string, opts?: RunOptions): Promise<void>;
+  /** Resumes a paused program; goroutine 0 (or absent) is the one that stopped. Rejects when not paused. */
+  step(kind: StepKind, goroutine?: number): Promise<void>;
+  /** Stops the running program at the next line a goroutine reaches. */
+  pause(): Promise<void>;
+  /** Replaces the running program's breakpoints. */
+  setBreakpoints(lines: number[]): Promise<void>;
   /** A workspace file's text, or null when there is no such file. */
   load(name: string): Promise<string | null>;
   save(name: string, source: string): Promise<void>;
@@ -159,7 +216,10 @@ declare global {
 export type ToWorker =
   /** First message: the compiled engine.wasm and where the bridge is. */
   | { type: "init"; module: WebAssembly.Module; bridgeURL: string }
-  | { type: "run"; source: string }
+  | { type: "run"; source: string; debug?: boolean; breakpoints?: number[] }
+  | { type: "step"; kind: StepKind; goroutine?: number }
+  | { type: "pause" }
+  | { type: "setBreakpoints"; lines: number[] }
   | { type: "load"; id: number; name: string }
   | { type: "save"; id: number; name: string; source: string }
   /** A client panel operation; answered by clientDone with the same id. */

@@ -6,11 +6,13 @@ import echo from "../../examples/echo/main.go";
 import { createEditor } from "./editor.js";
 import { createSocketsPanel } from "./sockets.js";
 import { createClientPanel } from "./clients.js";
+import { createDebugger } from "./debugger.js";
+import { createLanes } from "./lanes.js";
 
 /** @typedef {import("./engine").FromWorker} FromWorker */
 /** @typedef {import("./engine").EngineEvent} EngineEvent */
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
-/** @typedef {"ready" | "running" | "stopped" | "error" | "disconnected"} Status */
+/** @typedef {"ready" | "running" | "paused" | "stopped" | "error" | "disconnected"} Status */
 
 /** The worker bundle's content-hashed name, set by build.mjs. */
 /* global WORKER_URL */
@@ -78,6 +80,7 @@ const editor = createEditor({
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
   },
+  onBreakpoints: (lines) => debug.breakpointsChanged(lines),
 });
 
 /** The workspace answered a load: from now on every edit is saved. */
@@ -189,6 +192,8 @@ let current = null;
 let running = false;
 /** Source to run once the current worker has connected. */
 let queuedRun = /** @type {string | null} */ (null);
+/** How to run it: stop at the start, breakpoints. */
+let queuedOptions = /** @type {{debug?: boolean, breakpoints?: number[]}} */ ({});
 /** Diagnostics of the current run. */
 let diagnostics = /** @type {DiagnosticEvent[]} */ ([]);
 let retryTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
@@ -279,9 +284,23 @@ function onEngineEvent(ev) {
       break;
     case "call":
       traceCall(ev.id, ev.text);
+      lanes.onCall(ev.id, ev.text);
+      debug.onCall(ev.text);
       break;
     case "result":
       traceResult(ev.id, ev.text, ev.failed);
+      lanes.onResult(ev.id, ev.text, ev.failed);
+      debug.onResult();
+      break;
+    case "paused":
+      if (!running) break;
+      setStatus("paused");
+      debug.onPaused(ev);
+      break;
+    case "resumed":
+      if (!running) break;
+      setStatus("running");
+      debug.onResumed();
       break;
     case "diagnostic":
       diagnostics.push(ev);
@@ -321,6 +340,7 @@ function engineGone(message, kind) {
   if (running) {
     running = false;
     cancelPending("the engine stopped");
+    debug.onEnded();
     say(message, "error");
   } else if (message !== lastFailure) {
     say(message, "system");
@@ -328,7 +348,7 @@ function engineGone(message, kind) {
   if (kind === "crash" && wasStarted) {
     // engine.wasm itself ended (a panic in a learner's goroutine does that); the bridge
     // is likely still there, so start over at once.
-    if (statusEl.textContent === "running") setStatus("error");
+    if (statusEl.textContent === "running" || statusEl.textContent === "paused") setStatus("error");
     else if (statusEl.textContent === "ready") setStatus("disconnected");
     spawn();
   } else {
@@ -342,10 +362,14 @@ function engineGone(message, kind) {
 
 // ---- Run and Stop ----
 
-function run() {
+/** @param {{debug?: boolean, breakpoints?: number[]}} [opts] */
+function run(opts) {
   saveNow();
   if (running) stop(); // Run while running starts over
   queuedRun = editor.getDoc();
+  queuedOptions = opts ?? { breakpoints: editor.breakpoints() };
+  debug.reset();
+  lanes.reset();
   clearOutput();
   clearTrace();
   diagnostics = [];
@@ -365,7 +389,8 @@ function startRun() {
   const source = /** @type {string} */ (queuedRun);
   queuedRun = null;
   running = true;
-  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source });
+  const { debug: stopAtStart = false, breakpoints = [] } = queuedOptions;
+  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source, debug: stopAtStart, breakpoints });
   setStatus("running");
   updateButtons();
 }
@@ -384,6 +409,7 @@ function stop() {
   current = null;
   sessionEnded("Stop ended the session");
   cancelPending("stopped");
+  debug.onEnded();
   say("stopped", "system");
   setStatus("stopped");
   updateButtons();
@@ -395,6 +421,7 @@ function finishRun(error) {
   if (!running) return;
   running = false;
   cancelPending("the program ended");
+  debug.onEnded();
   if (!error) {
     say("program exited", "system");
     setStatus("stopped");
@@ -408,6 +435,7 @@ function finishRun(error) {
 
 function updateButtons() {
   stopButton.disabled = !running && queuedRun === null;
+  debug.update();
 }
 
 /** @param {Status} s */
@@ -421,6 +449,19 @@ function detail(/** @type {string} */ text) {
 }
 
 runButton.addEventListener("click", () => run());
+
+// ---- The debugger and the lanes drawing ----
+
+const debug = createDebugger({
+  editor,
+  send: (msg) => current?.worker.postMessage(msg),
+  run: (opts) => run(opts),
+  stop: () => stop(),
+  running: () => running,
+  detail,
+  trace: traceEl,
+});
+const lanes = createLanes(el("lanes"), traceEl);
 stopButton.addEventListener("click", () => stop());
 document.addEventListener("keydown", (e) => {
   // The editor has its own binding; this one is for focus elsewhere on the page.

@@ -148,7 +148,7 @@ async function handle(msg) {
   switch (msg.type) {
     case "run":
       try {
-        await e.run(msg.source);
+        await e.run(msg.source, { debug: !!msg.debug, breakpoints: msg.breakpoints ?? [] });
         post({ type: "runDone", error: "" });
       } catch (err) {
         // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
@@ -156,6 +156,18 @@ async function handle(msg) {
         // engineStopped says what happened instead.
         if (stopped || go?.exited) break;
         post({ type: "runDone", error: describe(err) || "the run failed" });
+      }
+      break;
+    case "step":
+    case "pause":
+    case "setBreakpoints":
+      // While a program runs; a refusal (not paused, no program) is only worth a note.
+      try {
+        if (msg.type === "step") await e.step(msg.kind, msg.goroutine ?? 0);
+        else if (msg.type === "pause") await e.pause();
+        else await e.setBreakpoints(msg.lines);
+      } catch (err) {
+        console.debug(`worker: ${msg.type}: ${describe(err)}`);
       }
       break;
     case "load":

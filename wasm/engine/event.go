@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"sockstep/native/wire"
+	"sockstep/wasm/stepper"
 )
 
 // Event types, as docs/architecture.md and site/src/engine.d.ts list them.
@@ -18,6 +19,8 @@ const (
 	TypeClientData   = "client-data"   // Client, Data
 	TypeClientEOF    = "client-eof"    // Client, Message
 	TypeClientClosed = "client-closed" // Client, Message
+	TypePaused       = "paused"        // Goroutine, Line, Reason, Text (the call), Variables, Goroutines, TraceLength
+	TypeResumed      = "resumed"       // nothing more
 )
 
 // Diagnostic kinds.
@@ -40,9 +43,14 @@ type Event struct {
 	Message string // diagnostic, disconnected, sockets (what is unknown), client-eof, client-closed
 	Error   string // exit: empty when the program ended normally
 
-	Sockets []wire.SocketInfo // sockets: the whole table
-	Client  uint64            // client-data, client-eof, client-closed: the client panel's id
-	Data    []byte            // client-data: the bytes received (base64 in JSON)
+	Sockets     []wire.SocketInfo   // sockets: the whole table
+	Client      uint64              // client-data, client-eof, client-closed: the client panel's id
+	Data        []byte              // client-data: the bytes received (base64 in JSON)
+	Goroutine   int                 // paused: the goroutine that stopped
+	Reason      string              // paused: breakpoint, step, call or pause
+	Variables   []stepper.Var       // paused: in scope at Line
+	Goroutines  []stepper.Goroutine // paused: every goroutine
+	TraceLength int                 // paused: call events sent before the stop
 }
 
 // FromBridge turns an event the bridge pushed into the page's event; ok is
@@ -119,6 +127,28 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Client  uint64 `json:"client"`
 			Message string `json:"message"`
 		}{e.Type, e.Client, e.Message})
+	case TypePaused:
+		vars, gs := e.Variables, e.Goroutines
+		if vars == nil {
+			vars = []stepper.Var{}
+		}
+		if gs == nil {
+			gs = []stepper.Goroutine{}
+		}
+		return json.Marshal(struct {
+			Type        string              `json:"type"`
+			Goroutine   int                 `json:"goroutine"`
+			Line        int                 `json:"line"`
+			Reason      string              `json:"reason"`
+			Call        string              `json:"call"`
+			Variables   []stepper.Var       `json:"variables"`
+			Goroutines  []stepper.Goroutine `json:"goroutines"`
+			TraceLength int                 `json:"traceLength"`
+		}{e.Type, e.Goroutine, e.Line, e.Reason, e.Text, vars, gs, e.TraceLength})
+	case TypeResumed:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+		}{e.Type})
 	default:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
