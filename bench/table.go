@@ -62,7 +62,7 @@ func (t *table) print(w io.Writer) {
 				fmt.Fprintln(w)
 				notes = true
 			}
-			fmt.Fprintf(w, "  %s: %s\n", r.name, r.note)
+			fmt.Fprintf(w, "  %s: %s\n", strings.TrimSpace(r.name), r.note)
 		}
 	}
 }
