@@ -52,6 +52,10 @@ type Call struct {
 	Net    string         `json:"network,omitempty"` // lookupport: "tcp", "tcp4", "tcp6"
 	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
 	Data   []byte         `json:"-"`                 // write: the bytes, carried raw after the header
+	// AtExit marks a close the engine made for a program that had ended
+	// with the descriptor still open, as the kernel does at exit: lesson
+	// checkers must not count it as the learner's close.
+	AtExit bool `json:"atExit,omitempty"`
 }
 
 // Result answers one Call. Exactly one of Errno and Refused is set when the
