@@ -157,6 +157,13 @@ func TestWebSocketRefusals(t *testing.T) {
 // dialSession opens a session the way the bridge's own page does.
 func dialSession(t *testing.T, tb *testBridge) *websocket.Conn {
 	t.Helper()
+	ws, _ := dialSessionID(t, tb)
+	return ws
+}
+
+// dialSessionID opens a session and returns the id its hello gave.
+func dialSessionID(t *testing.T, tb *testBridge) (*websocket.Conn, string) {
+	t.Helper()
 	header := http.Header{"Origin": {tb.base}}
 	ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+tb.port+"/ws?token="+testToken, header)
 	if err != nil {
@@ -164,10 +171,10 @@ func dialSession(t *testing.T, tb *testBridge) *websocket.Conn {
 	}
 	t.Cleanup(func() { ws.Close() })
 	rec := next(t, ws)
-	if rec.Event == nil || rec.Event.Kind != wire.EventHello {
-		t.Fatalf("first record: got %+v; want a hello event", rec)
+	if rec.Event == nil || rec.Event.Kind != wire.EventHello || len(rec.Event.Session) != 32 {
+		t.Fatalf("first record: got %+v; want a hello event with a session id", rec)
 	}
-	return ws
+	return ws, rec.Event.Session
 }
 
 // next reads one record, failing the test after a few seconds.

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,7 +32,9 @@ const (
 // session is one page's WebSocket and the native session that performs its
 // calls. It ends when the page goes away, and takes every socket with it.
 type session struct {
-	ws      *websocket.Conn
+	id       string      // random; the page names its session with it in the HTTP API
+	checking atomic.Bool // a lesson check runs over this session: one at a time
+	ws       *websocket.Conn
 	native  *native.Session
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -62,6 +66,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		id:      randomHex(),
 		ws:      ws,
 		native:  native.NewSession(b.cfg.policy),
 		ctx:     ctx,
@@ -86,6 +91,18 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// sessionByID finds an open session by its id, or nil.
+func (b *bridge) sessionByID(id string) *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.sessions {
+		if subtle.ConstantTimeCompare([]byte(s.id), []byte(id)) == 1 {
+			return s
+		}
+	}
+	return nil
+}
+
 // closeSessions ends every session, as on shutdown.
 func (b *bridge) closeSessions() {
 	b.mu.Lock()
@@ -98,7 +115,7 @@ func (b *bridge) closeSessions() {
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
-	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge"}}
+	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}}
 	pumped := make(chan struct{})
 	go func() {
 		s.writePump()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"sockstep/lessons"
+	"sockstep/lessons/kit"
 	"sockstep/native"
 	"sockstep/wasm/engine"
 )
@@ -255,7 +256,8 @@ func TestStartersFailSayingWhatIsMissing(t *testing.T) {
 // TestSolutionsPassNatively builds each solution with go build and checks
 // the process by address, without a trace: trace steps say they are
 // skipped. Lessons 1 and 2 have no server: their programs must run to a
-// clean end, and lesson 2's must show the EADDRINUSE.
+// clean end, lesson 2's must show the EADDRINUSE, and their checks must say
+// that nothing could be checked rather than pass.
 func TestSolutionsPassNatively(t *testing.T) {
 	goTool, err := exec.LookPath("go")
 	if err != nil {
@@ -300,6 +302,13 @@ func TestSolutionsPassNatively(t *testing.T) {
 				}
 			}
 			passed, steps := check(t, l, lessons.Target{Addr: "127.0.0.1:" + strconv.Itoa(port)})
+			if l.Number <= 2 {
+				// Only a trace can show these programs' calls: say so, don't pass.
+				if last := steps[len(steps)-1]; passed || last.Message != kit.NothingChecked {
+					t.Errorf("without a trace, lesson %d's check should say it checked nothing:%s", l.Number, show(steps))
+				}
+				return
+			}
 			if !passed {
 				t.Fatalf("the solution failed its check:%s\nits output:\n%s", show(steps), out.String())
 			}

@@ -124,6 +124,13 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
 	r, err := relay.Dial(ctx, url.String(),
+		relay.WithEvents(func(ev *wire.Event) {
+			// The hello names the session; the page needs the id to ask
+			// the bridge to check a lesson against this session.
+			if ev.Kind == wire.EventHello && ev.Session != "" {
+				emit(engine.Event{Type: engine.TypeSession, Session: ev.Session})
+			}
+		}),
 		relay.WithProblems(func(p *wire.Problem) {
 			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
 		}),

@@ -55,8 +55,9 @@ type C struct {
 	ctx    context.Context
 	target Target
 	steps  chan<- Step
-	failed bool
-	rand   *rand.Rand
+	failed  bool
+	checked int // steps that ran (not skipped)
+	rand    *rand.Rand
 }
 
 // Run runs check against target and sends each step to steps as it
@@ -71,11 +72,18 @@ func Run(ctx context.Context, target Target, check func(*C), steps chan<- Step) 
 		}()
 		check(c)
 	}()
-	if ctx.Err() != nil && !c.failed {
+	switch {
+	case ctx.Err() != nil && !c.failed:
 		c.report(Step{Name: "finish the check", Message: "the check was cancelled before it finished: " + ctx.Err().Error()})
+	case !c.failed && c.checked == 0:
+		c.report(Step{Name: "check something", Message: NothingChecked})
 	}
 	return !c.failed
 }
+
+// NothingChecked is the failure of a check whose every step was skipped: a
+// lesson with no server to connect to, checked outside the playground.
+const NothingChecked = "nothing could be checked: this lesson has no server to connect to, and its steps read the playground's trace; run the program in the playground and check it there"
 
 // errStop unwinds a checker after its first failed step.
 var errStop = errors.New("stop")
@@ -83,6 +91,9 @@ var errStop = errors.New("stop")
 func (c *C) report(s Step) {
 	if !s.OK {
 		c.failed = true
+	}
+	if !s.Skipped {
+		c.checked++
 	}
 	select {
 	case c.steps <- s:

@@ -92,6 +92,10 @@ func (r *Refusal) Error() string {
 type Event struct {
 	Kind    string `json:"kind"`              // what happened; see the Event* constants
 	Message string `json:"message,omitempty"` // human words, for the output panel
+	// Session is the hello's random id of this session: the page names
+	// its session with it in the bridge's HTTP API (POST /api/check runs
+	// a lesson's checker over this session's trace).
+	Session string `json:"session,omitempty"`
 }
 
 // Event kinds.

@@ -313,3 +313,13 @@ func TestOutputIsBatched(t *testing.T) {
 		t.Errorf("output lost its end")
 	}
 }
+
+func TestSessionEventShape(t *testing.T) {
+	b, err := json.Marshal(Event{Type: TypeSession, Session: "5f0c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"session","id":"5f0c"}`; string(b) != want {
+		t.Errorf("got %s; want %s", b, want)
+	}
+}

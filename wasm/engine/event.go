@@ -10,6 +10,7 @@ const (
 	TypeDiagnostic   = "diagnostic"   // Kind, Line, Column, Message
 	TypeExit         = "exit"         // Error
 	TypeDisconnected = "disconnected" // Message
+	TypeSession      = "session"      // Session
 )
 
 // Diagnostic kinds.
@@ -31,6 +32,7 @@ type Event struct {
 	Column  int    // diagnostic: 1-based, 0 when unknown
 	Message string // diagnostic, disconnected
 	Error   string // exit: empty when the program ended normally
+	Session string // session: the bridge's id of this page's session, for its HTTP API
 }
 
 // MarshalJSON encodes exactly the fields of e's type, so the page sees the
@@ -69,6 +71,11 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Type  string `json:"type"`
 			Error string `json:"error"`
 		}{e.Type, e.Error})
+	case TypeSession:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}{e.Type, e.Session})
 	default:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
