@@ -35,14 +35,14 @@ type session struct {
 	id       string      // random; the page names its session with it in the HTTP API
 	checking atomic.Bool // a lesson check runs over this session: one at a time
 	ws       *websocket.Conn
-	native  *native.Session
-	ctx     context.Context
-	cancel  context.CancelFunc
-	out     chan wire.Record // answers for the write pump
-	calls   sync.WaitGroup
-	slots   chan struct{} // one token per call in flight
-	peer    string
-	started time.Time
+	native   *native.Session
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      chan wire.Record // answers for the write pump
+	calls    sync.WaitGroup
+	slots    chan struct{} // one token per call in flight
+	peer     string
+	started  time.Time
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked

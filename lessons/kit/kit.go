@@ -52,9 +52,9 @@ const (
 
 // C runs one check.
 type C struct {
-	ctx    context.Context
-	target Target
-	steps  chan<- Step
+	ctx     context.Context
+	target  Target
+	steps   chan<- Step
 	failed  bool
 	checked int // steps that ran (not skipped)
 	rand    *rand.Rand

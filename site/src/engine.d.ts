@@ -8,7 +8,8 @@ export type EngineEvent =
   | ResultEvent
   | DiagnosticEvent
   | ExitEvent
-  | DisconnectedEvent;
+  | DisconnectedEvent
+  | SessionEvent;
 
 /** What the program printed. */
 export interface OutputEvent {
@@ -58,6 +59,15 @@ export interface ExitEvent {
 export interface DisconnectedEvent {
   type: "disconnected";
   message: string;
+}
+
+/**
+ * The bridge's id of this page's session, from its hello, sent once when start connects.
+ * The page names its session with it in POST /api/check.
+ */
+export interface SessionEvent {
+  type: "session";
+  id: string;
 }
 
 export interface StartOptions {
