@@ -164,17 +164,16 @@ func load(id string) (Lesson, error) {
 func (l Lesson) Addr() string { return "127.0.0.1:" + strconv.Itoa(l.Port) }
 
 // Check runs the lesson's checker against target and streams its steps;
-// the channel closes when the check ends. The last step failed unless the
-// check passed: read Passed from the returned func after the channel
-// closes.
-func (l Lesson) Check(ctx context.Context, target Target) (<-chan Step, func() bool) {
-	steps := make(chan Step)
-	var passed bool
+// the channel closes when the check ends, and passed then says whether
+// every step passed. Cancel ctx to end a check early.
+func (l Lesson) Check(ctx context.Context, target Target) (steps <-chan Step, passed func() bool) {
+	out := make(chan Step)
+	var ok bool
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer close(steps)
-		passed = kit.Run(ctx, target, l.check, steps)
+		defer close(out)
+		ok = kit.Run(ctx, target, l.check, out)
 	}()
-	return steps, func() bool { <-done; return passed }
+	return out, func() bool { <-done; return ok }
 }
