@@ -165,6 +165,25 @@ func TestCheckOverASession(t *testing.T) {
 		}
 	}
 
+	// One check at a time per page: lesson 3's check waits for a server
+	// that this session never started.
+	first := make(chan []map[string]any, 1)
+	go func() {
+		_, lines := checkStream(t, tb, "03-listening", id, "")
+		first <- lines
+	}()
+	for deadline := time.Now().Add(5 * time.Second); !tb.sessionByID(id).checking.Load(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the first check did not start within 5s")
+		}
+	}
+	if code, _ := checkStream(t, tb, "02-binding", id, ""); code != http.StatusConflict {
+		t.Errorf("a second check while one runs: got %d; want 409", code)
+	}
+	if lines := <-first; len(lines) == 0 || lines[len(lines)-1]["done"] != true {
+		t.Errorf("the first check did not finish: %v", lines)
+	}
+
 	// The page goes away: its session with it.
 	ws.Close()
 	deadline := time.Now().Add(5 * time.Second)
