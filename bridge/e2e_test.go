@@ -76,6 +76,10 @@ func browserPage(t *testing.T, tb *testBridge) context.Context {
 	if err := chromedp.Do(ctx, chromedp.Navigate(tb.url())); err != nil {
 		t.Fatalf("open the page: %v", err)
 	}
+	// The editor stays empty until the workspace answers, and that answer
+	// replaces any text set before it: on a loaded machine it can come
+	// after the status reads ready.
+	waitFor(t, ctx, "the editor to open a program", `window.sockstep?.view?.state.doc.length > 0`)
 	return ctx
 }
 
