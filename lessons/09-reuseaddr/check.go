@@ -4,9 +4,11 @@
 package reuseaddr
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"sockstep/lessons/kit"
 	"sockstep/native"
@@ -60,8 +62,25 @@ func Check(c *kit.C) {
 	})
 }
 
-// round connects, reads "round N", and waits for the server to close.
+// round connects, reads "round N", and waits for the server to close. A
+// client that connects while the previous round's listener is closing sits
+// in that listener's queue and is reset, as any client of a restarting
+// server may be: it tries again, for at most kit.StartWait.
 func round(c *kit.C, name string) (int, error) {
+	deadline := time.Now().Add(kit.StartWait)
+	for {
+		n, err := roundOnce(c, name)
+		if !errors.Is(err, errReset) || time.Now().After(deadline) {
+			return n, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// errReset is a connection reset before the server said anything.
+var errReset = errors.New("reset before the first line")
+
+func roundOnce(c *kit.C, name string) (int, error) {
 	k, err := c.Client(name)
 	if err != nil {
 		return 0, err
@@ -69,6 +88,9 @@ func round(c *kit.C, name string) (int, error) {
 	defer k.Close()
 	line, err := k.Line(`the line "round N"`)
 	if err != nil {
+		if k.Reset() {
+			return 0, fmt.Errorf("%w: %v", errReset, err)
+		}
 		return 0, err
 	}
 	var n int

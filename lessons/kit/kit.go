@@ -176,19 +176,30 @@ const traceWait = time.Second
 // Dial connects to the server, retrying while nothing listens yet (the
 // program may still be starting), for at most StartWait.
 func (c *C) Dial() (net.Conn, error) {
-	ctx, cancel := context.WithTimeout(c.ctx, StartWait)
+	deadline := time.Now().Add(StartWait)
+	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
 	var d net.Dialer
+	refused := false
 	for {
 		conn, err := d.DialContext(ctx, "tcp", c.target.Addr)
 		if err == nil {
 			c.deadlineOnCancel(conn)
 			return conn, nil
 		}
-		if !errors.Is(err, syscall.ECONNREFUSED) || ctx.Err() != nil {
-			if errors.Is(err, syscall.ECONNREFUSED) || ctx.Err() != nil {
-				return nil, fmt.Errorf("nothing listens on %s: connections were refused for %s (did the program start, and does it call listen? did it exit?)", c.target.Addr, StartWait)
-			}
+		// Refused: nothing listens yet. Reset: a listener closed as we
+		// came (a server restarting). Both may pass: try again.
+		retry := errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET)
+		refused = refused || retry
+		expired := ctx.Err() != nil || !time.Now().Before(deadline)
+		switch {
+		case c.ctx.Err() != nil:
+			return nil, fmt.Errorf("connect to %s: the check was cancelled", c.target.Addr)
+		case expired && refused:
+			return nil, fmt.Errorf("nothing listens on %s: connections were refused for %s (did the program start, and does it call listen? did it exit?)", c.target.Addr, StartWait)
+		case expired:
+			return nil, fmt.Errorf("waited %s to connect to %s: the kernel did not complete the connection (is the listen queue full?)", StartWait, c.target.Addr)
+		case !retry:
 			return nil, fmt.Errorf("connect to %s: %w", c.target.Addr, err)
 		}
 		select {
@@ -207,8 +218,9 @@ func (c *C) deadlineOnCancel(conn net.Conn) {
 // Conn is a client connection with a line reader.
 type Conn struct {
 	net.Conn
-	r    *bufio.Reader
-	name string // "the client", "client 2 of 3": how messages name it
+	r       *bufio.Reader
+	name    string // "the client", "client 2 of 3": how messages name it
+	lastErr error  // of the last read
 }
 
 // Client connects (see Dial) and names the client for messages.
@@ -241,11 +253,17 @@ func (k *Conn) Send(s string) error {
 	return nil
 }
 
+// Reset reports whether the last read failed because the server reset
+// the connection (it closed it unread, or its listener closed with the
+// connection still queued).
+func (k *Conn) Reset() bool { return errors.Is(k.lastErr, syscall.ECONNRESET) }
+
 // Line reads one line, without its "\n" (and "\r"), waiting at most
 // ReplyWait. what names the line for the error: "the greeting".
 func (k *Conn) Line(what string) (string, error) {
 	k.SetReadDeadline(time.Now().Add(ReplyWait))
 	line, err := k.r.ReadString('\n')
+	k.lastErr = err
 	switch {
 	case err == nil:
 		// Exactly one line ending, "\n" or "\r\n": a stray "\r" left in
