@@ -39,6 +39,8 @@ type bridge struct {
 	upgrader websocket.Upgrader
 	api      *http.ServeMux // /api/: the lessons and their checks
 
+	recent recentPorts // ports of ended sessions, whose leftovers new sessions show
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	running  sync.WaitGroup // one per session
