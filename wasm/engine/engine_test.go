@@ -317,7 +317,14 @@ func TestOutputIsBatched(t *testing.T) {
 }
 
 func TestSessionEventShape(t *testing.T) {
-	b, err := json.Marshal(Event{Type: TypeSession, Session: "5f0c"})
+	ev, ok := FromBridge(&wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: "5f0c"})
+	if !ok {
+		t.Fatal("the hello's session id is not passed to the page")
+	}
+	if _, ok := FromBridge(&wire.Event{Kind: wire.EventHello}); ok {
+		t.Error("a hello without a session id should not reach the page")
+	}
+	b, err := json.Marshal(ev)
 	if err != nil {
 		t.Fatal(err)
 	}
