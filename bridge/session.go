@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,16 +44,18 @@ const (
 // session is one page's WebSocket and the native session that performs its
 // calls. It ends when the page goes away, and takes every socket with it.
 type session struct {
-	ws      *websocket.Conn
-	native  *native.Session
-	ctx     context.Context
-	cancel  context.CancelFunc
-	out     chan wire.Record // answers for the write pump
-	calls   sync.WaitGroup
-	slots   chan struct{} // one token per call in flight
-	peer    string
-	started time.Time
-	changed chan struct{} // capacity 1: the sockets table may have changed
+	id       string      // random; the page names its session with it in the HTTP API
+	checking atomic.Bool // a lesson check runs over this session: one at a time
+	ws       *websocket.Conn
+	native   *native.Session
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      chan wire.Record // answers for the write pump
+	calls    sync.WaitGroup
+	slots    chan struct{} // one token per call in flight
+	peer     string
+	started  time.Time
+	changed  chan struct{} // capacity 1: the sockets table may have changed
 
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
@@ -80,6 +84,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		id:      randomHex(),
 		ws:      ws,
 		native:  native.NewSession(b.cfg.policy),
 		ctx:     ctx,
@@ -108,6 +113,18 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
+// sessionByID finds an open session by its id, or nil.
+func (b *bridge) sessionByID(id string) *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.sessions {
+		if subtle.ConstantTimeCompare([]byte(s.id), []byte(id)) == 1 {
+			return s
+		}
+	}
+	return nil
+}
+
 // closeSessions ends every session, as on shutdown.
 func (b *bridge) closeSessions() {
 	b.mu.Lock()
@@ -120,7 +137,7 @@ func (b *bridge) closeSessions() {
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
-	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge"}}
+	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}}
 	pumped := make(chan struct{})
 	go func() {
 		s.writePump()

@@ -14,7 +14,8 @@ export type EngineEvent =
   | ClientEOFEvent
   | ClientClosedEvent
   | PausedEvent
-  | ResumedEvent;
+  | ResumedEvent
+  | SessionEvent;
 
 /** What the program printed. */
 export interface OutputEvent {
@@ -161,6 +162,15 @@ export interface PausedEvent {
 /** A paused program runs again. */
 export interface ResumedEvent {
   type: "resumed";
+}
+
+/**
+ * The bridge's id of this page's session, from its hello, sent once when start connects.
+ * The page names its session with it in POST /api/check.
+ */
+export interface SessionEvent {
+  type: "session";
+  id: string;
 }
 
 export type StepKind = "step" | "into" | "out" | "call" | "continue";
