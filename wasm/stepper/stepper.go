@@ -90,17 +90,19 @@ type Stepper struct {
 	last   []atomic.Int32         // by function: the last line a hook passed there
 	calls  atomic.Int64           // socket calls sent so far
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	byGoid   map[int64]*goroutine
-	byID     map[int]*goroutine
-	nextID   int
-	stopped  bool // everyone parks at their next hook
-	pauseReq bool
-	step     *stepRequest
-	epoch    int // counts resumes: a parked goroutine waits for the next
-	current  int // the goroutine of the current stop
-	ended    bool
+	mu     sync.Mutex
+	cond   *sync.Cond
+	byGoid map[int64]*goroutine
+	byID   map[int]*goroutine
+	// Calls under way that were sent while no debugger was attached.
+	unattached map[*wire.Call]struct{}
+	nextID     int
+	stopped    bool // everyone parks at their next hook
+	pauseReq   bool
+	step       *stepRequest
+	epoch      int // counts resumes: a parked goroutine waits for the next
+	current    int // the goroutine of the current stop
+	ended      bool
 }
 
 type stepRequest struct {
@@ -132,6 +134,8 @@ func New(prog *Program, opts Options) *Stepper {
 		last:   make([]atomic.Int32, prog.funcs+1),
 		byGoid: map[int64]*goroutine{},
 		byID:   map[int]*goroutine{},
+
+		unattached: map[*wire.Call]struct{}{},
 	}
 	s.cond = sync.NewCond(&s.mu)
 	s.SetBreakpoints(opts.Breakpoints)
@@ -249,6 +253,7 @@ func (s *Stepper) stopLocked(g *goroutine, reason, call string) {
 	s.current = g.id
 	g.state = StatePaused
 	vars := s.variablesLocked(g)
+	s.attributeLocked()
 	if s.opts.OnStop != nil {
 		s.opts.OnStop(Stop{
 			Goroutine:  g.id,
@@ -394,8 +399,16 @@ func (s *Stepper) goroutineLocked(goid int64) *goroutine {
 
 // Caller wraps the program's socket calls: the seam where Next call stops
 // before a call is sent, and where a goroutine is seen blocked in one.
+//
+// Naming the calling goroutine costs a stack trace, a sixth of the worker's
+// time under load, so a call does it only while a debugger is attached (a
+// debug run, a breakpoint, a pause or step pending, a stop). A call begun
+// before that is kept in a cheap set and attributed at the next stop.
 func (s *Stepper) Caller(next func(*wire.Call) (*wire.Result, error)) func(*wire.Call) (*wire.Result, error) {
 	return func(c *wire.Call) (*wire.Result, error) {
+		if !s.attached() {
+			return s.callUnattached(next, c)
+		}
 		goid := currentGoroutine()
 		text := wire.FormatCall(c)
 		s.mu.Lock()
@@ -424,6 +437,49 @@ func (s *Stepper) Caller(next func(*wire.Call) (*wire.Result, error)) func(*wire
 	}
 }
 
+// attached reports whether someone may stop the program: the run is a
+// debug run, a breakpoint is set, or a pause, a step or a stop is under way.
+func (s *Stepper) attached() bool {
+	return s.opts.StopAtStart || s.active.Load() || len(*s.bps.Load()) > 0
+}
+
+// callUnattached sends c without naming the goroutine. While it waits, c is
+// in s.unattached, where a stop finds it (see attributeLocked).
+func (s *Stepper) callUnattached(next func(*wire.Call) (*wire.Result, error), c *wire.Call) (*wire.Result, error) {
+	s.calls.Add(1)
+	s.mu.Lock()
+	s.unattached[c] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.unattached, c)
+		s.mu.Unlock()
+	}()
+	return next(c)
+}
+
+// attributeLocked marks the goroutines waiting in a call sent while no
+// debugger was attached as blocked. Which goroutine waits is read from one
+// trace of every goroutine, which a stop can afford; which call it waits in
+// is named when only one such call is under way.
+func (s *Stepper) attributeLocked() {
+	if len(s.unattached) == 0 {
+		return
+	}
+	waiting := waitingInUnattachedCall()
+	text := "a call sent before the debugger attached"
+	if len(s.unattached) == 1 {
+		for c := range s.unattached {
+			text = wire.FormatCall(c)
+		}
+	}
+	for goid := range waiting {
+		if g := s.byGoid[goid]; g != nil && g.state == StateRunning {
+			g.state, g.call = StateBlocked, text
+		}
+	}
+}
+
 // PanicLine is where the function whose first statement is on line
 // panicked: the last line a hook passed in that function. yaegi places a
 // panic at its function's first statement.
@@ -441,13 +497,38 @@ func (s *Stepper) PanicLine(line int) int {
 // call it only when someone steps.
 func currentGoroutine() int64 {
 	var buf [64]byte
-	b := buf[:runtime.Stack(buf[:], false)]
+	return goroutineNumber(buf[:runtime.Stack(buf[:], false)])
+}
+
+// goroutineNumber reads N from a trace that begins `goroutine N [`.
+func goroutineNumber(b []byte) int64 {
 	b = bytes.TrimPrefix(b, []byte("goroutine "))
 	if i := bytes.IndexByte(b, ' '); i > 0 {
 		b = b[:i]
 	}
 	n, _ := strconv.ParseInt(string(b), 10, 64)
 	return n
+}
+
+// waitingInUnattachedCall is the set of goroutines, by the Go runtime's
+// number, whose stacks are in callUnattached: waiting for the host.
+func waitingInUnattachedCall() map[int64]bool {
+	buf := make([]byte, 1<<16)
+	for len(buf) < 64<<20 {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	waiting := map[int64]bool{}
+	for _, trace := range bytes.Split(buf, []byte("\n\n")) {
+		if bytes.Contains(trace, []byte("stepper.(*Stepper).callUnattached(")) {
+			waiting[goroutineNumber(trace)] = true
+		}
+	}
+	return waiting
 }
 
 // stackDepth is the caller's depth in Go frames. yaegi runs every

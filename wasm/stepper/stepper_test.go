@@ -15,6 +15,7 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
+	"sockstep/native/wire"
 	"sockstep/wasm/exports"
 )
 
@@ -419,4 +420,60 @@ func lines(stderr string) string { return columns.ReplaceAllString(stderr, "$1: 
 func syscallErrno(n int) any { return syscall.Errno(n) }
 func sockaddr4(port int) any {
 	return &syscall.SockaddrInet4{Port: port, Addr: [4]byte{127, 0, 0, 1}}
+}
+
+// Calls sent while no debugger is attached skip naming their goroutine; a
+// later pause still shows the goroutines waiting in them as blocked.
+func TestPauseShowsCallsSentBeforeItAsBlocked(t *testing.T) {
+	src := `package main
+
+func main() {
+	n := 0
+	for {
+		n++
+	}
+}
+`
+	for _, tc := range []struct {
+		name  string
+		calls []*wire.Call
+		want  []string
+	}{
+		{"one call", []*wire.Call{{Op: wire.OpAccept, FD: 3}}, []string{"accept(3)"}},
+		{"two calls", []*wire.Call{{Op: wire.OpAccept, FD: 3}, {Op: wire.OpRead, FD: 4, Size: 64}},
+			[]string{"a call sent before the debugger attached", "a call sent before the debugger attached"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			se := debug(t, src, Options{})
+			release := make(chan struct{})
+			defer close(release)
+			sent := make(chan struct{}, len(tc.calls))
+			call := se.s.Caller(func(*wire.Call) (*wire.Result, error) {
+				sent <- struct{}{}
+				<-release
+				return &wire.Result{}, nil
+			})
+			for _, c := range tc.calls {
+				go func() {
+					defer se.s.Done(se.s.Go())
+					call(c)
+				}()
+			}
+			for range tc.calls {
+				<-sent
+			}
+			se.s.Pause()
+			s := se.next()
+			var blocked []string
+			for _, g := range s.Goroutines {
+				if g.State == StateBlocked {
+					blocked = append(blocked, g.Call)
+				}
+			}
+			if !slices.Equal(blocked, tc.want) {
+				t.Errorf("blocked goroutines in %q; want %q (all: %+v)", blocked, tc.want, s.Goroutines)
+			}
+			se.s.End()
+		})
+	}
 }
