@@ -18,9 +18,14 @@ const (
 // AppendRecord encodes rec after buf: uvarint header length, JSON header,
 // uvarint data length, data. The data is the Call's, Result's or Event's Data.
 func AppendRecord(buf []byte, rec Record) ([]byte, error) {
-	header, err := json.Marshal(rec)
-	if err != nil {
-		return buf, fmt.Errorf("encode record: %w", err)
+	var header []byte
+	if rec.Call != nil && rec.Result == nil && rec.Event == nil && rec.Problem == nil {
+		header = appendCallRecord(make([]byte, 0, 128), rec.Call)
+	} else {
+		var err error
+		if header, err = json.Marshal(rec); err != nil {
+			return buf, fmt.Errorf("encode record: %w", err)
+		}
 	}
 	var data []byte
 	switch {
@@ -90,7 +95,9 @@ func decodeRecord(b []byte) (Record, []byte, error) {
 	if err != nil {
 		return rec, nil, err
 	}
-	if err := json.Unmarshal(header, &rec); err != nil {
+	if res, ok := decodeResultFast(header); ok {
+		rec.Result = res
+	} else if err := json.Unmarshal(header, &rec); err != nil {
 		return rec, nil, fmt.Errorf("header is not valid JSON: %w", err)
 	}
 	set := 0

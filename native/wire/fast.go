@@ -1,0 +1,226 @@
+package wire
+
+import (
+	"bytes"
+	"net/netip"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Hand-written JSON for the two headers on every relayed call: the worker
+// encodes a Call and decodes a Result per call, and encoding/json's
+// reflection costs tens of microseconds a record in WebAssembly. The bytes
+// are exactly encoding/json's (codec_test.go checks both ways); anything the
+// fast decoder does not expect goes to encoding/json.
+
+// appendCallRecord appends `{"call":{…}}` for c, as json.Marshal(Record{Call: c}).
+func appendCallRecord(buf []byte, c *Call) []byte {
+	buf = append(buf, `{"call":{"id":`...)
+	buf = strconv.AppendUint(buf, c.ID, 10)
+	buf = append(buf, `,"op":`...)
+	buf = AppendJSONString(buf, string(c.Op))
+	buf = appendIntField(buf, `,"fd":`, c.FD)
+	buf = appendStringField(buf, `,"family":`, c.Family)
+	buf = appendStringField(buf, `,"type":`, c.Type)
+	buf = appendIntField(buf, `,"proto":`, c.Proto)
+	if c.Addr != (netip.AddrPort{}) { // omitzero
+		var text [64]byte
+		addr, _ := c.Addr.AppendText(text[:0])
+		buf = AppendJSONString(append(buf, `,"addr":`...), string(addr))
+	}
+	buf = appendStringField(buf, `,"level":`, c.Level)
+	buf = appendStringField(buf, `,"option":`, c.Option)
+	buf = appendIntField(buf, `,"value":`, c.Value)
+	buf = appendIntField(buf, `,"size":`, c.Size)
+	buf = appendStringField(buf, `,"how":`, c.How)
+	buf = appendStringField(buf, `,"network":`, c.Net)
+	buf = appendStringField(buf, `,"service":`, c.Name)
+	if c.Client != 0 {
+		buf = append(buf, `,"client":`...)
+		buf = strconv.AppendUint(buf, c.Client, 10)
+	}
+	if c.AtExit {
+		buf = append(buf, `,"atExit":true`...)
+	}
+	return append(buf, "}}"...)
+}
+
+func appendIntField(buf []byte, key string, v int) []byte {
+	if v == 0 {
+		return buf
+	}
+	return strconv.AppendInt(append(buf, key...), int64(v), 10)
+}
+
+func appendStringField(buf []byte, key, v string) []byte {
+	if v == "" {
+		return buf
+	}
+	return AppendJSONString(append(buf, key...), v)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendJSONString appends s as encoding/json writes a string: HTML's <, >
+// and & escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029
+// escaped.
+func AppendJSONString(buf []byte, s string) []byte {
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		if b := s[i]; b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				buf = append(buf, '\\', b)
+			case '\b':
+				buf = append(buf, '\\', 'b')
+			case '\f':
+				buf = append(buf, '\\', 'f')
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
+
+// decodeResultFast decodes the header `{"result":{…}}` of a Result with
+// only id, ret, addr and errno, as encoding/json would. ok is false for
+// anything else (a refusal, whitespace, escapes, an unknown or repeated
+// key), which the caller hands to encoding/json.
+func decodeResultFast(h []byte) (res *Result, ok bool) {
+	const open = `{"result":{`
+	if !bytes.HasPrefix(h, []byte(open)) || !bytes.HasSuffix(h, []byte("}}")) {
+		return nil, false
+	}
+	h = h[len(open) : len(h)-2]
+	res = &Result{}
+	var seen [4]bool
+	for first := true; len(h) > 0 || first; first = false {
+		if !first {
+			if h[0] != ',' {
+				return nil, false
+			}
+			h = h[1:]
+		}
+		key, rest, ok := plainString(h)
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return nil, false
+		}
+		h = rest[1:]
+		var field int
+		switch key {
+		case "id":
+			field = 0
+			var n uint64
+			if n, h, ok = plainUint(h); !ok {
+				return nil, false
+			}
+			res.ID = n
+		case "ret":
+			field = 1
+			neg := len(h) > 0 && h[0] == '-'
+			if neg {
+				h = h[1:]
+			}
+			var n uint64
+			if n, h, ok = plainUint(h); !ok || (neg && n == 0) {
+				return nil, false
+			}
+			res.Ret = int(n)
+			if neg {
+				res.Ret = -res.Ret
+			}
+		case "addr":
+			field = 2
+			var s string
+			if s, h, ok = plainString(h); !ok {
+				return nil, false
+			}
+			if s != "" {
+				ap, err := netip.ParseAddrPort(s)
+				if err != nil {
+					return nil, false
+				}
+				res.Addr = ap
+			}
+		case "errno":
+			field = 3
+			if res.Errno, h, ok = plainString(h); !ok {
+				return nil, false
+			}
+		default:
+			return nil, false
+		}
+		if seen[field] {
+			return nil, false
+		}
+		seen[field] = true
+	}
+	return res, true
+}
+
+// plainString reads a JSON string of printable ASCII without escapes.
+func plainString(b []byte) (string, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return string(b[1:i]), b[i+1:], true
+		case c < 0x20 || c == '\\' || c >= utf8.RuneSelf:
+			return "", nil, false
+		}
+	}
+	return "", nil, false
+}
+
+// plainUint reads a JSON number that is a non-negative integer of at most
+// 18 digits, without a leading zero.
+func plainUint(b []byte) (uint64, []byte, bool) {
+	i := 0
+	var n uint64
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + uint64(b[i]-'0')
+		i++
+	}
+	if i == 0 || i > 18 || (i > 1 && b[0] == '0') {
+		return 0, nil, false
+	}
+	if i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E') {
+		return 0, nil, false
+	}
+	return n, b[i:], true
+}
