@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"strconv"
 
 	"sockstep/native/wire"
 	"sockstep/wasm/stepper"
@@ -79,25 +80,25 @@ func FromBridge(e *wire.Event) (ev Event, ok bool) {
 // shapes the architecture documents.
 func (e Event) MarshalJSON() ([]byte, error) {
 	switch e.Type {
+	// The three on every call and every print are written by hand, as
+	// encoding/json would: its reflection is slow in WebAssembly.
 	case TypeOutput:
-		return json.Marshal(struct {
-			Type   string `json:"type"`
-			Stream string `json:"stream"`
-			Text   string `json:"text"`
-		}{e.Type, e.Stream, e.Text})
+		b := append(make([]byte, 0, 40+len(e.Text)), `{"type":"output","stream":`...)
+		b = wire.AppendJSONString(b, e.Stream)
+		b = append(b, `,"text":`...)
+		return append(wire.AppendJSONString(b, e.Text), '}'), nil
 	case TypeCall:
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			ID   uint64 `json:"id"`
-			Text string `json:"text"`
-		}{e.Type, e.ID, e.Text})
+		b := append(make([]byte, 0, 48+len(e.Text)), `{"type":"call","id":`...)
+		b = strconv.AppendUint(b, e.ID, 10)
+		b = append(b, `,"text":`...)
+		return append(wire.AppendJSONString(b, e.Text), '}'), nil
 	case TypeResult:
-		return json.Marshal(struct {
-			Type   string `json:"type"`
-			ID     uint64 `json:"id"`
-			Text   string `json:"text"`
-			Failed bool   `json:"failed"`
-		}{e.Type, e.ID, e.Text, e.Failed})
+		b := append(make([]byte, 0, 64+len(e.Text)), `{"type":"result","id":`...)
+		b = strconv.AppendUint(b, e.ID, 10)
+		b = append(b, `,"text":`...)
+		b = wire.AppendJSONString(b, e.Text)
+		b = append(b, `,"failed":`...)
+		return append(strconv.AppendBool(b, e.Failed), '}'), nil
 	case TypeDiagnostic:
 		return json.Marshal(struct {
 			Type    string `json:"type"`
