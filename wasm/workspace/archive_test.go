@@ -136,7 +136,9 @@ func TestImportRefusesBadArchives(t *testing.T) {
 		{"drive", func(t *testing.T) []byte { return zipOf(t, ok, zipEntry{name: "C:/x.go", body: "x"}) }, "absolute"},
 		{"backslash", func(t *testing.T) []byte { return zipOf(t, ok, zipEntry{name: `..\evil.go`, body: "x"}) }, "forward slashes"},
 		{"hidden", func(t *testing.T) []byte { return zipOf(t, ok, zipEntry{name: ".git/config", body: "x"}) }, "hidden"},
-		{"link", func(t *testing.T) []byte { return zipOf(t, ok, zipEntry{name: "link.go", body: "/etc/passwd", mode: modeSymlink}) }, "not a regular file"},
+		{"link", func(t *testing.T) []byte {
+			return zipOf(t, ok, zipEntry{name: "link.go", body: "/etc/passwd", mode: modeSymlink})
+		}, "not a regular file"},
 		{"twice", func(t *testing.T) []byte { return zipOf(t, ok, ok) }, "twice"},
 		{"binary", func(t *testing.T) []byte { return zipOf(t, ok, zipEntry{name: "x.go", body: "\xff\xfe\x00"}) }, "not text"},
 		{"too big", func(t *testing.T) []byte {
