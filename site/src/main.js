@@ -603,8 +603,21 @@ function followTail(/** @type {HTMLElement} */ panel) {
 
 // ---- Start ----
 
-/** For tests and the console: the CodeMirror view (and Run/Stop as the buttons do them). */
-Object.assign(window, { sockstep: { view: editor.view, run, stop } });
+/**
+ * For tests and the console: the CodeMirror view, Run/Stop as the buttons do them, and flush,
+ * which resolves once every edit and progress change so far is in the workspace.
+ */
+Object.assign(window, {
+  sockstep: {
+    view: editor.view,
+    run,
+    stop,
+    flush() {
+      saveNow();
+      return requestsDone;
+    },
+  },
+});
 
 const lessons = createLessons(
   {
