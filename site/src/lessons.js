@@ -44,6 +44,8 @@ import { Marked } from "marked";
 export const PLAYGROUND_FILE = "main.go";
 /** Which lessons passed, and which entry was open: {"passed": {"02-binding": true}, "open": "02-binding"}. */
 const PROGRESS_FILE = "progress.json";
+/** How long reading progress.json may take (the engine boots first) before the page goes on without it. */
+const PROGRESS_TIMEOUT_MS = 5000;
 /** How long Check waits for the learner's program to be running in a session. */
 const START_WAIT_MS = 20000;
 /** How long a check may take in all, a bound on a stream that never ends. */
@@ -92,7 +94,7 @@ export function createLessons(host, playgroundStarter) {
 
   async function loadProgress() {
     try {
-      const msg = await host.request({ type: "load", name: PROGRESS_FILE });
+      const msg = await host.request({ type: "load", name: PROGRESS_FILE }, PROGRESS_TIMEOUT_MS);
       progress = parseProgress(msg.source);
       progressLoaded = true;
     } catch (err) {

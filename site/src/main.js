@@ -82,6 +82,18 @@ let saveTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefi
 let saveErrorShown = false;
 /** Counts openFile calls, so that an older one's answer does not land in a newer file. */
 let opening = 0;
+/** The first file is in the editor (saved text or starter): only then is the page ready to run. */
+let fileReady = false;
+
+/** The editor holds a file now; the first time, the page becomes ready if the bridge is there. */
+function fileOpened() {
+  if (fileReady) return;
+  fileReady = true;
+  if (current?.started && statusEl.textContent === "disconnected") {
+    setStatus("ready");
+    detail("");
+  }
+}
 
 /**
  * Shows a workspace file in the editor: its saved text, or starter when it was never saved.
@@ -112,6 +124,7 @@ async function openFile(name, starter, opts = {}) {
     editor.setDoc(starter);
     say(`could not open your saved ${name} (${describe(err)}); showing its starting code, and not saving yet`, "system");
   }
+  fileOpened();
 }
 
 /** After a fallback, tries the file again once an engine is up; the learner's edits since win. */
@@ -293,8 +306,8 @@ function onWorkerMessage(eng, msg) {
       eng.started = true;
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
-      if (statusEl.textContent === "disconnected") setStatus("ready");
-      detail("");
+      if (statusEl.textContent === "disconnected" && fileReady) setStatus("ready");
+      detail(fileReady ? "" : "opening your program…");
       if (queuedRun !== null) startRun();
       retryOpen();
       break;
@@ -383,6 +396,7 @@ function engineGone(message, kind) {
 // ---- Run and Stop ----
 
 function run() {
+  if (!fileReady) return; // the editor is still empty; Run is pressed again in a moment
   saveNow();
   if (running) stop(); // Run while running starts over
   queuedRun = editor.getDoc();
@@ -644,4 +658,4 @@ setStatus("disconnected");
 detail("connecting…");
 updateButtons();
 spawn();
-lessons.start();
+lessons.start().catch((err) => say(`could not open the lessons: ${describe(err)}`, "error"));
