@@ -161,6 +161,14 @@ func TestBrowserLessonWorkspace(t *testing.T) {
 		t.Errorf("the export's progress.json does not name %s: %q", lesson.ID, files["progress.json"])
 	}
 
+	// Download main.go: the lesson's code alone, as a file for go run.
+	if err := chromedp.Do(ctx, chromedp.Click("#download")); err != nil {
+		t.Fatalf("download main.go: %v", err)
+	}
+	if b, err := os.ReadFile(waitDownload(t, downloads, "main.go")); err != nil || string(b) != solution.Solution {
+		t.Errorf("the downloaded main.go: %v\n%s\nwant the solution", err, b)
+	}
+
 	// Reset goes back to the starter, and it is saved.
 	click(t, ctx, "reset")
 	waitSource(t, ctx, "the starter after Reset", lesson.Starter)
@@ -183,17 +191,18 @@ func TestBrowserLessonWorkspace(t *testing.T) {
 	waitFor(t, ctx, "the pass after Import", fmt.Sprintf(`document.querySelector('%s')?.dataset.passed === "true"`, entry))
 }
 
-// waitDownload waits for a finished download ending in ext in dir and returns its path.
-func waitDownload(t *testing.T, dir, ext string) string {
+// waitDownload waits for a finished download whose name ends in suffix in dir
+// and returns its path. (Chromium writes a .crdownload first, then renames it.)
+func waitDownload(t *testing.T, dir, suffix string) string {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		names, _ := filepath.Glob(filepath.Join(dir, "*"+ext))
+		names, _ := filepath.Glob(filepath.Join(dir, "*"+suffix))
 		if len(names) == 1 {
 			return names[0]
 		}
 	}
 	names, _ := filepath.Glob(filepath.Join(dir, "*"))
-	t.Fatalf("no %s download in %s within 30s (there: %v)", ext, dir, names)
+	t.Fatalf("no *%s download in %s within 30s (there: %v)", suffix, dir, names)
 	return ""
 }
 
