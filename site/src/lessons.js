@@ -50,6 +50,8 @@ const PROGRESS_TIMEOUT_MS = 5000;
 const START_WAIT_MS = 20000;
 /** How long a check may take in all, a bound on a stream that never ends. */
 const CHECK_TIMEOUT_MS = 120000;
+/** The largest archive Import reads (the engine refuses larger ones too: wasm/workspace.MaxArchiveBytes). */
+const MAX_ARCHIVE_BYTES = 8 << 20;
 /** The entry id of the playground. */
 const PLAYGROUND = "playground";
 
@@ -377,6 +379,10 @@ export function createLessons(host, playgroundStarter) {
     const chosen = importInput.files?.[0];
     importInput.value = ""; // choosing the same file again fires change again
     if (!chosen) return;
+    if (chosen.size > MAX_ARCHIVE_BYTES) {
+      host.say(`could not import ${chosen.name}: it is ${chosen.size} bytes, more than a workspace can be (${MAX_ARCHIVE_BYTES}); your workspace is unchanged`, "error");
+      return;
+    }
     try {
       const archive = new Uint8Array(await chosen.arrayBuffer());
       await host.flush();
