@@ -34,9 +34,10 @@ import { Marked } from "marked";
  * @property {() => string} getDoc
  * @property {() => Promise<void>} flush  resolves once every edit so far is saved
  * @property {(msg: object, timeoutMs?: number) => Promise<any>} request  a workspace request to the worker
- * @property {() => void} run  runs the editor's program
- * @property {() => {running: boolean, session: string | null, file: string, source: string | null}} program
- *   what runs: its workspace file and source, and the bridge session it runs in
+ * @property {(opts: {fresh: boolean}) => void} run  runs the editor's program; fresh: in a new bridge session
+ * @property {() => {running: boolean, session: string | null, runsInSession: number, file: string, source: string | null}} program
+ *   what runs (or ran last): its workspace file and source, the bridge session it runs in, and how
+ *   many programs that session has run
  * @property {(text: string, kind: "system" | "error") => void} say  a line in the output panel
  */
 
@@ -224,27 +225,27 @@ export function createLessons(host, playgroundStarter) {
   }
 
   /**
-   * Makes sure the editor's program for this lesson is what runs, starting it
-   * when it is not (a learner pressing Check means "check this code"), and
-   * resolves to the bridge session it runs in.
+   * Makes sure the editor's program for this lesson is what runs, alone in
+   * its bridge session (the checker reads the session's trace), starting it
+   * when it is not: a learner pressing Check means "check this code". Resolves
+   * to the session. A program that ends by itself (a lesson may ask for that)
+   * is checked all the same, by its trace.
    * @param {Lesson} l
    */
   async function runForCheck(l) {
     await host.flush();
     const source = host.getDoc();
     const p = host.program();
-    if (!(p.running && p.file === lessonFile(l.id) && p.source === source)) {
-      checkNote.textContent = "starting your program…";
-      host.run();
+    if (p.running && p.file === lessonFile(l.id) && p.source === source && p.runsInSession === 1 && p.session) {
+      return p.session;
     }
+    checkNote.textContent = "starting your program…";
+    host.run({ fresh: true });
     const deadline = Date.now() + START_WAIT_MS;
-    let sawRunning = false;
     for (;;) {
       const now = host.program();
-      if (now.running && now.session) return now.session;
-      sawRunning ||= now.running;
-      if (sawRunning && !now.running) throw new Error("your program ended before it could be checked: see Output");
-      if (Date.now() > deadline) throw new Error("your program did not start within 20 s: is the bridge running?");
+      if (now.session && now.runsInSession === 1 && now.source === source) return now.session;
+      if (Date.now() > deadline) throw new Error("your program did not start within 20 s: is the bridge running? (see Output)");
       await sleep(50);
     }
   }

@@ -252,6 +252,7 @@ async function compileEngine() {
  * @typedef {object} Engine
  * @property {Worker} worker
  * @property {boolean} started  connected to the bridge
+ * @property {number} runs  programs it has run, all in one bridge session (and one trace)
  */
 
 /** @type {Engine | null} */
@@ -274,7 +275,7 @@ function spawn() {
   clearTimeout(retryTimer);
   const worker = new Worker(workerURL);
   /** @type {Engine} */
-  const eng = { worker, started: false };
+  const eng = { worker, started: false, runs: 0 };
   current = eng;
   worker.onmessage = (/** @type {MessageEvent<FromWorker>} */ e) => {
     if (current === eng) onWorkerMessage(eng, e.data);
@@ -395,10 +396,22 @@ function engineGone(message, kind) {
 
 // ---- Run and Stop ----
 
-function run() {
+/**
+ * Runs the editor's program.
+ * @param {{fresh?: boolean}} [opts] fresh: in a new bridge session, whose trace holds this run only
+ *   (a check reads the session's trace)
+ */
+function run(opts = {}) {
   if (!fileReady) return; // the editor is still empty; Run is pressed again in a moment
   saveNow();
-  if (running) stop(); // Run while running starts over
+  if (running) {
+    stop(); // Run while running starts over, with a fresh worker
+  } else if (opts.fresh && current && current.runs > 0) {
+    current.worker.terminate();
+    current = null;
+    sessionID = null;
+    spawn();
+  }
   queuedRun = editor.getDoc();
   program = { file: file.name, source: queuedRun };
   clearOutput();
@@ -418,6 +431,7 @@ function startRun() {
   const source = /** @type {string} */ (queuedRun);
   queuedRun = null;
   running = true;
+  /** @type {Engine} */ (current).runs++;
   /** @type {Engine} */ (current).worker.postMessage({ type: "run", source });
   setStatus("running");
   updateButtons();
@@ -624,7 +638,7 @@ function followTail(/** @type {HTMLElement} */ panel) {
 Object.assign(window, {
   sockstep: {
     view: editor.view,
-    run,
+    run: () => run(),
     stop,
     flush() {
       saveNow();
@@ -648,7 +662,7 @@ const lessons = createLessons(
     },
     request: workspaceRequest,
     run,
-    program: () => ({ running, session: sessionID, ...program }),
+    program: () => ({ running, session: sessionID, runsInSession: current?.runs ?? 0, ...program }),
     say,
   },
   echo,
