@@ -38,6 +38,8 @@ type bridge struct {
 	log      *log.Logger
 	upgrader websocket.Upgrader
 
+	recent recentPorts // ports of ended sessions, whose leftovers new sessions show
+
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	running  sync.WaitGroup // one per session

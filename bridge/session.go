@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +28,15 @@ const (
 	maxInFlight = 256
 	// resultBacklog is how many answers may wait for the write pump.
 	resultBacklog = 64
+	// socketsPoll is how often the sockets table is read while it can change
+	// without a call: something in flight, or any socket listed (a client
+	// connecting into a backlog, a TIME_WAIT counting down). With nothing
+	// listed and nothing in flight it is not read at all.
+	socketsPoll = 500 * time.Millisecond
+	// socketsGap is the least time between two reads of the table, so a
+	// program making thousands of calls a second costs at most 20 reads a
+	// second (touches in between coalesce into one).
+	socketsGap = 50 * time.Millisecond
 )
 
 // session is one page's WebSocket and the native session that performs its
@@ -39,6 +51,7 @@ type session struct {
 	slots   chan struct{} // one token per call in flight
 	peer    string
 	started time.Time
+	changed chan struct{} // capacity 1: the sockets table may have changed
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
@@ -70,7 +83,9 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		slots:   make(chan struct{}, maxInFlight),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
+		changed: make(chan struct{}, 1),
 	}
+	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
 	b.sessions[s] = struct{}{}
 	b.mu.Unlock()
@@ -79,6 +94,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer b.running.Done()
 		s.run(b)
+		b.recent.add(s.native.Ports(), time.Now())
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
@@ -104,12 +120,65 @@ func (s *session) run(b *bridge) {
 		s.writePump()
 		close(pumped)
 	}()
+	watched := make(chan struct{})
+	go func() {
+		s.watchSockets()
+		close(watched)
+	}()
+	s.touch() // the previous run's leftovers, if any
 	s.readPump(b)
 	s.cancel()
 	s.native.Close()
 	s.calls.Wait()
 	<-pumped
+	<-watched
 	s.ws.Close()
+}
+
+// touch says the sockets table may have changed.
+func (s *session) touch() {
+	select {
+	case s.changed <- struct{}{}:
+	default: // already due
+	}
+}
+
+// watchSockets sends the sockets table when it differs from the last one
+// sent: after calls (touch), and every socketsPoll while it can change
+// without one. It returns when the session ends.
+func (s *session) watchSockets() {
+	var last []byte
+	var poll <-chan time.Time
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.changed:
+		case <-poll:
+		}
+		table, err := s.native.Sockets()
+		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
+		if err != nil {
+			ev.Message = err.Error()
+		}
+		if len(table) > wire.MaxSockets {
+			ev.Sockets = table[:wire.MaxSockets]
+			ev.Message = strings.TrimPrefix(ev.Message+fmt.Sprintf("; %d more sockets not shown", len(table)-wire.MaxSockets), "; ")
+		}
+		if enc, _ := json.Marshal(ev); !bytes.Equal(enc, last) {
+			last = enc
+			s.send(wire.Record{Event: ev})
+		}
+		poll = nil
+		if len(table) > 0 || len(s.slots) > 0 {
+			poll = time.After(socketsPoll)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(socketsGap):
+		}
+	}
 }
 
 // readPump reads frames of calls and starts each call. It returns when the
@@ -162,13 +231,26 @@ func (s *session) start(b *bridge, rec wire.Record) {
 	go func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
-		res, err := s.native.Do(s.ctx, &call)
+		var res *wire.Result
+		var err error
+		if call.Op.IsClient() {
+			res, err = s.native.Client(s.ctx, &call, s.notify)
+		} else {
+			res, err = s.native.Do(s.ctx, &call)
+		}
+		s.touch()
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
 		}
 		s.send(wire.Record{Result: res})
 	}()
+}
+
+// notify passes a client's event to the page.
+func (s *session) notify(e *wire.Event) {
+	s.send(wire.Record{Event: e})
+	s.touch()
 }
 
 // problem answers a record the bridge could not accept, and logs it.

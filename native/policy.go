@@ -22,12 +22,16 @@ type Policy struct {
 	// MaxSockets caps the sockets a session holds open at once, counting
 	// those made by accept. Zero or less allows none.
 	MaxSockets int
+	// MaxClients caps the client panel's connections open at once. They
+	// have their own cap so that the page's clients never make the learner's
+	// own socket() fail. Zero or less allows none.
+	MaxClients int
 }
 
 // DefaultPolicy is the bridge's policy unless flags say otherwise: loopback
 // only, unprivileged ports, 64 sockets.
 func DefaultPolicy() Policy {
-	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64}
+	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, MaxClients: 16}
 }
 
 // The rules of a Policy, as they appear in a wire.Refusal.
@@ -35,6 +39,7 @@ const (
 	RuleLoopbackOnly = "loopback-only"
 	RulePorts        = "ports"
 	RuleMaxSockets   = "max-sockets"
+	RuleMaxClients   = "max-clients"
 )
 
 // checkAddr applies the address and port rules to a bind or connect.
@@ -78,4 +83,9 @@ func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
 func (p Policy) tooManySockets() *wire.Refusal {
 	return &wire.Refusal{Rule: RuleMaxSockets, Flag: "--max-sockets", Message: fmt.Sprintf(
 		"this session already has %d sockets open, the most allowed; close the ones you no longer need", p.MaxSockets)}
+}
+
+func (p Policy) tooManyClients() *wire.Refusal {
+	return &wire.Refusal{Rule: RuleMaxClients, Flag: "--max-clients", Message: fmt.Sprintf(
+		"the client panel already has %d connections open, the most allowed; close one first", p.MaxClients)}
 }

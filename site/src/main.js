@@ -5,11 +5,15 @@
 import echo from "../../examples/echo/main.go";
 import { createEditor } from "./editor.js";
 import { createLessons, PLAYGROUND_FILE } from "./lessons.js";
+import { createSocketsPanel } from "./sockets.js";
+import { createClientPanel } from "./clients.js";
+import { createDebugger } from "./debugger.js";
+import { createLanes } from "./lanes.js";
 
 /** @typedef {import("./engine").FromWorker} FromWorker */
 /** @typedef {import("./engine").EngineEvent} EngineEvent */
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
-/** @typedef {"ready" | "running" | "stopped" | "error" | "disconnected"} Status */
+/** @typedef {"ready" | "running" | "paused" | "stopped" | "error" | "disconnected"} Status */
 
 /** The worker bundle's content-hashed name, set by build.mjs. */
 /* global WORKER_URL */
@@ -36,6 +40,19 @@ const statusEl = el("status");
 const statusDetail = /** @type {HTMLElement} */ (document.getElementById("status-detail"));
 const outputEl = el("output");
 const traceEl = el("trace");
+
+const sockets = createSocketsPanel({
+  body: el("sockets"),
+  empty: /** @type {HTMLElement} */ (document.getElementById("sockets-empty")),
+  note: /** @type {HTMLElement} */ (document.getElementById("sockets-note")),
+});
+const clients = createClientPanel({
+  list: /** @type {HTMLElement} */ (document.getElementById("clients")),
+  newButton: /** @type {HTMLButtonElement} */ (el("client-new")),
+  addrInput: /** @type {HTMLInputElement} */ (document.getElementById("client-addr")),
+  request: clientRequest,
+  defaultAddr: () => sockets.listeningAddr(),
+});
 
 // ---- The bridge's address ----
 
@@ -64,6 +81,7 @@ const editor = createEditor({
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
   },
+  onBreakpoints: (lines) => debug.breakpointsChanged(lines),
 });
 
 /** The file in the editor: its workspace name, and what it starts with when never saved. */
@@ -85,14 +103,11 @@ let opening = 0;
 /** The first file is in the editor (saved text or starter): only then is the page ready to run. */
 let fileReady = false;
 
-/** The editor holds a file now; the first time, the page becomes ready if the bridge is there. */
+/** The editor holds a file now; the first time, the page may become ready. */
 function fileOpened() {
   if (fileReady) return;
   fileReady = true;
-  if (current?.started && statusEl.textContent === "disconnected") {
-    setStatus("ready");
-    detail("");
-  }
+  becomeReady();
 }
 
 /**
@@ -265,6 +280,8 @@ let queuedRun = /** @type {string | null} */ (null);
 let program = { file: "", source: /** @type {string | null} */ (null) };
 /** The current worker's bridge session (its `session` event), which a check names. */
 let sessionID = /** @type {string | null} */ (null);
+/** How to run it: stop at the start, breakpoints. */
+let queuedOptions = /** @type {{debug?: boolean, breakpoints?: number[]}} */ ({});
 /** Diagnostics of the current run. */
 let diagnostics = /** @type {DiagnosticEvent[]} */ ([]);
 let retryTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
@@ -307,9 +324,8 @@ function onWorkerMessage(eng, msg) {
       eng.started = true;
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
-      if (statusEl.textContent === "disconnected" && fileReady) setStatus("ready");
-      detail(fileReady ? "" : "opening your program…");
-      if (queuedRun !== null) startRun();
+      detail("");
+      becomeReady();
       retryOpen();
       break;
     case "startFailed":
@@ -327,12 +343,26 @@ function onWorkerMessage(eng, msg) {
     case "imported":
       onWorkspaceAnswer(msg);
       break;
+    case "clientDone":
+      clientDone(msg);
+      break;
     case "engineStopped":
       engineGone(msg.message, "crash");
       break;
     default:
       console.warn("page: unknown message from the worker", msg);
   }
+}
+
+/**
+ * Status `ready` (after connecting or reconnecting) once the engine is connected
+ * and the editor holds the learner's program, so a test that waits for `ready`
+ * can edit and Run. A Run pressed meanwhile starts now.
+ */
+function becomeReady() {
+  if (!current?.started || !fileReady) return;
+  if (statusEl.textContent === "disconnected") setStatus("ready");
+  if (queuedRun !== null) startRun();
 }
 
 /** @param {EngineEvent} ev */
@@ -343,9 +373,23 @@ function onEngineEvent(ev) {
       break;
     case "call":
       traceCall(ev.id, ev.text);
+      lanes.onCall(ev.id, ev.text);
+      debug.onCall(ev.text);
       break;
     case "result":
       traceResult(ev.id, ev.text, ev.failed);
+      lanes.onResult(ev.id, ev.text, ev.failed);
+      debug.onResult();
+      break;
+    case "paused":
+      if (!running) break;
+      setStatus("paused");
+      debug.onPaused(ev);
+      break;
+    case "resumed":
+      if (!running) break;
+      setStatus("running");
+      debug.onResumed();
       break;
     case "diagnostic":
       diagnostics.push(ev);
@@ -361,6 +405,14 @@ function onEngineEvent(ev) {
     case "session":
       sessionID = ev.id;
       break;
+    case "sockets":
+      sockets.show(ev.sockets, ev.message);
+      break;
+    case "client-data":
+    case "client-eof":
+    case "client-closed":
+      clients.onEvent(ev);
+      break;
     default:
       console.debug("page: engine event not shown", ev);
   }
@@ -372,21 +424,26 @@ function onEngineEvent(ev) {
  * @param {"crash" | "disconnect"} kind
  */
 function engineGone(message, kind) {
+  const wasStarted = current?.started ?? false;
   current?.worker.terminate();
   current = null;
-  sessionID = null;
+  sessionEnded("the bridge session ended");
   if (running) {
     running = false;
     cancelPending("the engine stopped");
+    debug.onEnded();
     say(message, "error");
   } else if (message !== lastFailure) {
     say(message, "system");
   }
-  lastFailure = message;
-  if (kind === "crash" && statusEl.textContent === "running") {
-    setStatus("error");
-    spawn(); // the program crashed the engine; the bridge is likely still there
+  if (kind === "crash" && wasStarted) {
+    // engine.wasm itself ended (a panic in a learner's goroutine does that); the bridge
+    // is likely still there, so start over at once.
+    if (statusEl.textContent === "running" || statusEl.textContent === "paused") setStatus("error");
+    else if (statusEl.textContent === "ready") setStatus("disconnected");
+    spawn();
   } else {
+    lastFailure = message;
     setStatus("disconnected");
     detail("retrying…");
     retryTimer = setTimeout(spawn, RETRY_MS);
@@ -398,22 +455,25 @@ function engineGone(message, kind) {
 
 /**
  * Runs the editor's program.
- * @param {{fresh?: boolean}} [opts] fresh: in a new bridge session, whose trace holds this run only
- *   (a check reads the session's trace)
+ * @param {{debug?: boolean, breakpoints?: number[], fresh?: boolean}} [opts] debug: stop at the
+ *   start; fresh: in a new bridge session, whose trace holds this run only (a check reads it)
  */
-function run(opts = {}) {
+function run(opts) {
   if (!fileReady) return; // the editor is still empty; Run is pressed again in a moment
   saveNow();
   if (running) {
     stop(); // Run while running starts over, with a fresh worker
-  } else if (opts.fresh && current && current.runs > 0) {
+  } else if (opts?.fresh && current && current.runs > 0) {
     current.worker.terminate();
     current = null;
-    sessionID = null;
+    sessionEnded("a check runs in a fresh session");
     spawn();
   }
   queuedRun = editor.getDoc();
   program = { file: file.name, source: queuedRun };
+  queuedOptions = opts ?? { breakpoints: editor.breakpoints() };
+  debug.reset();
+  lanes.reset();
   clearOutput();
   clearTrace();
   diagnostics = [];
@@ -422,7 +482,9 @@ function run(opts = {}) {
     startRun();
   } else {
     // Right after Stop this is a moment; without a bridge it is until the bridge is back.
-    if (statusEl.textContent === "disconnected") say("the program runs once the bridge is back", "system");
+    if (statusEl.textContent === "disconnected") {
+      say(`the program runs once the engine connects (last try: ${lastFailure || "connecting"})`, "system");
+    }
     updateButtons();
   }
 }
@@ -432,7 +494,8 @@ function startRun() {
   queuedRun = null;
   running = true;
   /** @type {Engine} */ (current).runs++;
-  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source });
+  const { debug: stopAtStart = false, breakpoints = [] } = queuedOptions;
+  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source, debug: stopAtStart, breakpoints });
   setStatus("running");
   updateButtons();
 }
@@ -449,8 +512,9 @@ function stop() {
   // Terminating the worker closes its WebSocket; the bridge then closes every socket of the session.
   current?.worker.terminate();
   current = null;
-  sessionID = null;
+  sessionEnded("Stop ended the session");
   cancelPending("stopped");
+  debug.onEnded();
   say("stopped", "system");
   setStatus("stopped");
   updateButtons();
@@ -462,6 +526,7 @@ function finishRun(error) {
   if (!running) return;
   running = false;
   cancelPending("the program ended");
+  debug.onEnded();
   if (!error) {
     say("program exited", "system");
     setStatus("stopped");
@@ -475,6 +540,7 @@ function finishRun(error) {
 
 function updateButtons() {
   stopButton.disabled = !running && queuedRun === null;
+  debug.update();
 }
 
 /** @param {Status} s */
@@ -488,6 +554,19 @@ function detail(/** @type {string} */ text) {
 }
 
 runButton.addEventListener("click", () => run());
+
+// ---- The debugger and the lanes drawing ----
+
+const debug = createDebugger({
+  editor,
+  send: (msg) => current?.worker.postMessage(msg),
+  run: (opts) => run(opts),
+  stop: () => stop(),
+  running: () => running,
+  detail,
+  trace: traceEl,
+});
+const lanes = createLanes(el("lanes"), traceEl);
 stopButton.addEventListener("click", () => stop());
 document.addEventListener("keydown", (e) => {
   // The editor has its own binding; this one is for focus elsewhere on the page.
@@ -496,6 +575,44 @@ document.addEventListener("keydown", (e) => {
     run();
   }
 });
+
+// ---- The client panel's requests, through the current worker ----
+
+/** Client requests waiting for the worker's answer, by id. */
+const clientRequests = new Map();
+
+/**
+ * @param {import("./engine").ClientOp} op
+ * @param {object} args
+ * @returns {Promise<any>}
+ */
+function clientRequest(op, args) {
+  if (!current?.started) return Promise.reject(new Error("not connected to the bridge"));
+  const id = ++requestID;
+  const worker = current.worker;
+  return new Promise((resolve, reject) => {
+    clientRequests.set(id, { resolve, reject });
+    worker.postMessage({ type: "client", id, op, args });
+  });
+}
+
+/** @param {{id: number, result?: any, error?: string}} msg */
+function clientDone(msg) {
+  const req = clientRequests.get(msg.id);
+  clientRequests.delete(msg.id);
+  if (!req) return;
+  if (msg.error !== undefined) req.reject(new Error(msg.error));
+  else req.resolve(msg.result);
+}
+
+/** The worker's session is gone, and with it every socket and client of it. */
+function sessionEnded(/** @type {string} */ why) {
+  sessionID = null;
+  for (const req of clientRequests.values()) req.reject(new Error(why));
+  clientRequests.clear();
+  clients.sessionEnded(why);
+  sockets.clear();
+}
 
 // ---- Output ----
 
@@ -638,7 +755,7 @@ function followTail(/** @type {HTMLElement} */ panel) {
 Object.assign(window, {
   sockstep: {
     view: editor.view,
-    run: () => run(),
+    run,
     stop,
     flush() {
       saveNow();

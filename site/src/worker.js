@@ -55,6 +55,8 @@ importScripts("wasm_exec.js");
 
 /** @type {SockstepEngine | null} */
 let engine = null;
+/** @type {Go | null} */
+let go = null;
 /** Messages that arrived before the engine was there. */
 /** @type {ToWorker[]} */
 const queue = [];
@@ -75,7 +77,7 @@ self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
  * @param {string} bridgeURL
  */
 async function boot(module, bridgeURL) {
-  const go = new Go();
+  go = new Go();
   /** @type {number | undefined} */
   let exitCode;
   const exit = go.exit;
@@ -83,9 +85,10 @@ async function boot(module, bridgeURL) {
     exitCode = code;
     exit(code);
   };
+  const g = go;
   const instance = await WebAssembly.instantiate(module, go.importObject);
   // Not awaited: it resolves when the Go program exits, which the engine never should.
-  go.run(instance).then(
+  g.run(instance).then(
     () => engineStopped(exitCode ? `engine.wasm exited with code ${exitCode}` : "engine.wasm exited"),
     (err) => engineStopped(describe(err)),
   );
@@ -145,10 +148,26 @@ async function handle(msg) {
   switch (msg.type) {
     case "run":
       try {
-        await e.run(msg.source);
+        await e.run(msg.source, { debug: !!msg.debug, breakpoints: msg.breakpoints ?? [] });
         post({ type: "runDone", error: "" });
       } catch (err) {
+        // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
+        // program), run fails with a JavaScript error about the lost instance;
+        // engineStopped says what happened instead.
+        if (stopped || go?.exited) break;
         post({ type: "runDone", error: describe(err) || "the run failed" });
+      }
+      break;
+    case "step":
+    case "pause":
+    case "setBreakpoints":
+      // While a program runs; a refusal (not paused, no program) is only worth a note.
+      try {
+        if (msg.type === "step") await e.step(msg.kind, msg.goroutine ?? 0);
+        else if (msg.type === "pause") await e.pause();
+        else await e.setBreakpoints(msg.lines);
+      } catch (err) {
+        console.debug(`worker: ${msg.type}: ${describe(err)}`);
       }
       break;
     case "load":
@@ -181,6 +200,14 @@ async function handle(msg) {
         post({ type: "imported", id: msg.id, names });
       } catch (err) {
         post({ type: "imported", id: msg.id, error: describe(err) || "import failed" });
+      }
+      break;
+    case "client":
+      try {
+        const result = await e.client(msg.op, msg.args);
+        post({ type: "clientDone", id: msg.id, result: result ?? null });
+      } catch (err) {
+        post({ type: "clientDone", id: msg.id, error: describe(err) || "the client operation failed" });
       }
       break;
     default:

@@ -124,6 +124,8 @@ func TestPrograms(t *testing.T) {
 			diag: &Event{Kind: KindCompile, Line: 5, Column: 15, Message: "package net \"net\" has no symbol Listen"}, exit: "the program did not compile"},
 		{name: "panic", body: "func f() {\n\tpanic(\"boom\")\n}\n\nfunc main() {\n\tfmt.Println(\"before\")\n\tf()\n}\n",
 			stdout: "before\n", diag: &Event{Kind: KindPanic, Line: line + 1, Message: "panic in main.f"}, exit: "panic: boom"},
+		{name: "panic at its line", body: "func f(xs []int) int {\n\ta := 1\n\treturn xs[a]\n}\n\nfunc main() {\n\tf(nil)\n}\n",
+			diag: &Event{Kind: KindPanic, Line: line + 2, Message: "panic in main.f"}, exit: "panic: reflect: slice index out of range"},
 		{name: "exit", body: "func main() {\n\tfmt.Println(\"bye\")\n\tos.Exit(3)\n\tfmt.Println(\"never\")\n}\n",
 			stdout: "bye\n", exit: "exit status 3"},
 		{name: "exit 0", body: "func main() {\n\tos.Exit(0)\n}\n"},
