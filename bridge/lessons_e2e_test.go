@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -105,6 +106,13 @@ func TestBrowserLessonWorkspace(t *testing.T) {
 		t.Fatalf("lesson %s: no solution, or the same as the starter", lesson.ID)
 	}
 
+	// The lesson's program binds the lesson's own port, as a learner's would.
+	if ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", lesson.Port)); err != nil {
+		t.Fatalf("lesson %d binds port %d, which another program on this machine holds: %v", lesson.Number, lesson.Port, err)
+	} else {
+		ln.Close()
+	}
+
 	ctx := browserPage(t, tb)
 	dialogs := acceptDialogs(ctx)
 	downloads := t.TempDir()
@@ -135,11 +143,16 @@ func TestBrowserLessonWorkspace(t *testing.T) {
 	if err != nil || !disabled {
 		t.Fatalf("check is not disabled while the check runs: %v, %v", disabled, err)
 	}
-	waitFor(t, ctx, "the check to pass", fmt.Sprintf(`(() => {
+	passed := fmt.Sprintf(`(() => {
 		const rows = [...document.querySelectorAll('%s')];
 		return !document.querySelector('%s').disabled && rows.length > 0 &&
 			rows.every(r => r.dataset.ok === "true") && document.querySelector('%s').dataset.passed === "true";
-	})()`, testID("check-result"), testID("check"), entry))
+	})()`, testID("check-result"), testID("check"), entry)
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](passed, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+		report, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#check-note").textContent + "\n" +
+			[...document.querySelectorAll('[data-testid="check-result"]')].map(r => r.dataset.ok + ": " + r.innerText).join("\n")`))
+		t.Fatalf("waiting for the check to pass: %v\nchecklist: %s\n%s", err, report, pageState(ctx))
+	}
 	flush(t, ctx)
 
 	// A reload keeps the code and the pass, and reopens the lesson.
