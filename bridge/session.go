@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -42,16 +44,23 @@ const (
 // session is one page's WebSocket and the native session that performs its
 // calls. It ends when the page goes away, and takes every socket with it.
 type session struct {
-	ws      *websocket.Conn
-	native  *native.Session
-	ctx     context.Context
-	cancel  context.CancelFunc
-	out     chan wire.Record // answers for the write pump
-	calls   sync.WaitGroup
-	slots   chan struct{} // one token per call in flight
-	peer    string
-	started time.Time
-	changed chan struct{} // capacity 1: the sockets table may have changed
+	id       string      // random; the page names its session with it in the HTTP API
+	checking atomic.Bool // a lesson check runs over this session: one at a time
+	ws       *websocket.Conn
+	native   *native.Session
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      chan wire.Record // answers for the write pump
+	calls    sync.WaitGroup
+	slots    chan struct{} // one token per call in flight
+	peer     string
+	started  time.Time
+	changed  chan struct{} // capacity 1: the sockets table may have changed
+
+	// Frame counts, logged when the session ends: they show how well calls
+	// and results are batched (make bench reads them). Each is written by
+	// one pump only and read after both have stopped.
+	framesIn, callsIn, framesOut, recordsOut int
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
@@ -75,6 +84,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		id:      randomHex(),
 		ws:      ws,
 		native:  native.NewSession(b.cfg.policy),
 		ctx:     ctx,
@@ -98,8 +108,21 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
-		b.log.Printf("session from %s closed after %s", s.peer, time.Since(s.started).Round(time.Millisecond))
+		b.log.Printf("session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
+			s.peer, time.Since(s.started).Round(time.Millisecond), s.callsIn, s.framesIn, s.recordsOut, s.framesOut)
 	}()
+}
+
+// sessionByID finds an open session by its id, or nil.
+func (b *bridge) sessionByID(id string) *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.sessions {
+		if subtle.ConstantTimeCompare([]byte(s.id), []byte(id)) == 1 {
+			return s
+		}
+	}
+	return nil
 }
 
 // closeSessions ends every session, as on shutdown.
@@ -114,7 +137,7 @@ func (b *bridge) closeSessions() {
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
-	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge"}}
+	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}}
 	pumped := make(chan struct{})
 	go func() {
 		s.writePump()
@@ -203,6 +226,8 @@ func (s *session) readPump(b *bridge) {
 			continue
 		}
 		records, err := wire.DecodeFrame(frame)
+		s.framesIn++
+		s.callsIn += len(records)
 		for _, rec := range records {
 			s.start(b, rec)
 		}
@@ -290,6 +315,7 @@ func (s *session) writePump() {
 				if frame, err = wire.AppendRecord(frame, rec); err != nil {
 					frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
 				}
+				s.recordsOut++
 				if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
 					break
 				}
@@ -300,6 +326,7 @@ func (s *session) writePump() {
 				s.cancel()
 				return
 			}
+			s.framesOut++
 		}
 	}
 }

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -124,7 +123,7 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	var connected sync.WaitGroup
 	connected.Add(1)
 	emit := func(e engine.Event) {
-		text, err := json.Marshal(e)
+		text, err := e.MarshalJSON() // not json.Marshal(e), which would check and compact it again
 		if err != nil {
 			return
 		}

@@ -70,6 +70,9 @@ func (c *Call) Validate() error {
 	if c.FD < 0 {
 		return fmt.Errorf("%s: negative descriptor %d", c.Op, c.FD)
 	}
+	if c.AtExit && c.Op != OpClose {
+		return fmt.Errorf("%s: only close is made at exit", c.Op)
+	}
 	if len(c.Data) > 0 && c.Op != OpWrite && c.Op != OpClientSend {
 		return fmt.Errorf("%s: only write and client-send carry data", c.Op)
 	}

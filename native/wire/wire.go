@@ -73,6 +73,10 @@ type Call struct {
 	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
 	Client uint64         `json:"client,omitempty"`  // client-send, client-shutdown, client-close: the client's id
 	Data   []byte         `json:"-"`                 // write, client-send: the bytes, carried raw after the header
+	// AtExit marks a close the engine made for a program that had ended
+	// with the descriptor still open, as the kernel does at exit: lesson
+	// checkers must not count it as the learner's close.
+	AtExit bool `json:"atExit,omitempty"`
 }
 
 // Result answers one Call. Exactly one of Errno and Refused is set when the
@@ -112,6 +116,10 @@ type Event struct {
 	Sockets []SocketInfo `json:"sockets,omitzero"`  // sockets: the whole table, as the kernel reports it (empty: no sockets)
 	Client  uint64       `json:"client,omitempty"`  // client-data, client-eof, client-closed: which client
 	Data    []byte       `json:"-"`                 // client-data: the bytes the client received, carried raw after the header
+	// Session is the hello's random id of this session: the page names
+	// its session with it in the bridge's HTTP API (POST /api/check runs
+	// a lesson's checker over this session's trace).
+	Session string `json:"session,omitempty"`
 }
 
 // Event kinds.

@@ -14,7 +14,8 @@ export type EngineEvent =
   | ClientEOFEvent
   | ClientClosedEvent
   | PausedEvent
-  | ResumedEvent;
+  | ResumedEvent
+  | SessionEvent;
 
 /** What the program printed. */
 export interface OutputEvent {
@@ -163,6 +164,15 @@ export interface ResumedEvent {
   type: "resumed";
 }
 
+/**
+ * The bridge's id of this page's session, from its hello, sent once when start connects.
+ * The page names its session with it in POST /api/check.
+ */
+export interface SessionEvent {
+  type: "session";
+  id: string;
+}
+
 export type StepKind = "step" | "into" | "out" | "call" | "continue";
 
 export interface RunOptions {
@@ -244,8 +254,9 @@ export type FromWorker =
   | { type: "started" }
   /** sockstepEngine.start rejected or timed out. */
   | { type: "startFailed"; message: string }
-  /** An engine event, parsed; also Go runtime text on fd 2 as an `output` event on stderr. */
-  | { type: "event"; event: EngineEvent }
+  /** Engine events in the order they happened, parsed, sent together (at most 16 ms
+   * after the first); also Go runtime text on fd 2 as `output` events on stderr. */
+  | { type: "events"; events: EngineEvent[] }
   /** sockstepEngine.run settled; error is empty when it resolved. */
   | { type: "runDone"; error: string }
   /** Answer to load: source is null when the file does not exist; error when load failed. */

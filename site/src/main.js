@@ -322,6 +322,8 @@ function onWorkerMessage(eng, msg) {
   switch (msg.type) {
     case "started":
       eng.started = true;
+      // For `make bench`: one mark per worker that came up; the first is the cold start.
+      performance.mark("sockstep:started");
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
       detail("");
@@ -331,8 +333,11 @@ function onWorkerMessage(eng, msg) {
     case "startFailed":
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
-    case "event":
-      onEngineEvent(msg.event);
+    case "events":
+      for (const ev of msg.events) {
+        if (current !== eng) break; // an event (a lost bridge) dropped this worker
+        onEngineEvent(ev);
+      }
       break;
     case "runDone":
       finishRun(msg.error); // when the exit event did not already
@@ -547,6 +552,8 @@ function updateButtons() {
 function setStatus(s) {
   statusEl.textContent = s;
   statusEl.dataset.status = s;
+  // For `make bench`: the first mark is the cold start (open → ready).
+  if (s === "ready") performance.mark("sockstep:ready");
 }
 
 function detail(/** @type {string} */ text) {

@@ -350,7 +350,7 @@ func (r *run) finish(status string) error {
 func (r *run) closeQuietly(fd int) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	r.e.call(ctx, &wire.Call{Op: wire.OpClose, FD: fd})
+	r.e.call(ctx, &wire.Call{Op: wire.OpClose, FD: fd, AtExit: true})
 }
 
 // syscall performs one call of the program's syscall or net package,

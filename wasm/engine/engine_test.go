@@ -315,3 +315,20 @@ func TestOutputIsBatched(t *testing.T) {
 		t.Errorf("output lost its end")
 	}
 }
+
+func TestSessionEventShape(t *testing.T) {
+	ev, ok := FromBridge(&wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: "5f0c"})
+	if !ok {
+		t.Fatal("the hello's session id is not passed to the page")
+	}
+	if _, ok := FromBridge(&wire.Event{Kind: wire.EventHello}); ok {
+		t.Error("a hello without a session id should not reach the page")
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"session","id":"5f0c"}`; string(b) != want {
+		t.Errorf("got %s; want %s", b, want)
+	}
+}

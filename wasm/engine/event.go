@@ -21,6 +21,7 @@ const (
 	TypeClientClosed = "client-closed" // Client, Message
 	TypePaused       = "paused"        // Goroutine, Line, Reason, Text (the call), Variables, Goroutines, TraceLength
 	TypeResumed      = "resumed"       // nothing more
+	TypeSession      = "session"       // Session
 )
 
 // Diagnostic kinds.
@@ -51,12 +52,17 @@ type Event struct {
 	Variables   []stepper.Var       // paused: in scope at Line
 	Goroutines  []stepper.Goroutine // paused: every goroutine
 	TraceLength int                 // paused: call events sent before the stop
+	Session     string              // session: the bridge's id of this page's session, for its HTTP API
 }
 
 // FromBridge turns an event the bridge pushed into the page's event; ok is
 // false for events the page is not told about (hello).
 func FromBridge(e *wire.Event) (ev Event, ok bool) {
 	switch e.Kind {
+	case wire.EventHello:
+		// The hello names the session: the page needs the id to ask the
+		// bridge to check a lesson against this session.
+		return Event{Type: TypeSession, Session: e.Session}, e.Session != ""
 	case wire.EventSockets:
 		return Event{Type: TypeSockets, Sockets: e.Sockets, Message: e.Message}, true
 	case wire.EventClientData:
@@ -105,6 +111,11 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Type  string `json:"type"`
 			Error string `json:"error"`
 		}{e.Type, e.Error})
+	case TypeSession:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}{e.Type, e.Session})
 	case TypeSockets:
 		sockets := e.Sockets
 		if sockets == nil {
