@@ -216,6 +216,22 @@ async function handle(msg) {
         post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
       }
       break;
+    case "export":
+      try {
+        const archive = await e.exportArchive();
+        post({ type: "exported", id: msg.id, archive });
+      } catch (err) {
+        post({ type: "exported", id: msg.id, error: describe(err) || "export failed" });
+      }
+      break;
+    case "import":
+      try {
+        const names = await e.importArchive(msg.archive);
+        post({ type: "imported", id: msg.id, names });
+      } catch (err) {
+        post({ type: "imported", id: msg.id, error: describe(err) || "import failed" });
+      }
+      break;
     case "client":
       try {
         const result = await e.client(msg.op, msg.args);
