@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,9 +21,6 @@ const (
 	pongWait = 30 * time.Second
 	// pingPeriod must be shorter than pongWait, so a live page always answers in time.
 	pingPeriod = pongWait * 9 / 10
-	// maxInFlight bounds the calls one page may have waiting at once (each
-	// holds a goroutine, e.g. blocked in accept).
-	maxInFlight = 256
 	// resultBacklog is how many answers may wait for the write pump.
 	resultBacklog = 64
 )
@@ -39,13 +37,23 @@ type session struct {
 	slots   chan struct{} // one token per call in flight
 	peer    string
 	started time.Time
+	slowed  atomic.Bool // the policy's calls-per-second cap has delayed a call, and the log said so
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
 // by ServeHTTP; the upgrader checks Origin) into a session.
 func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !b.originAllowed(r) {
-		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Origin %q may not open a session: only the bridge's own page may (or one listed with --allow-origin)", r.Header.Get("Origin")))
+		origin := r.Header.Get("Origin")
+		switch origin {
+		case "":
+			origin = "no Origin"
+		case "null":
+			origin = "Origin null (a sandboxed frame or a file:// page)"
+		default:
+			origin = fmt.Sprintf("Origin %q", origin)
+		}
+		b.refuse(w, r, http.StatusForbidden, origin+" may not open a session: only the bridge's own page may (start the bridge with --allow-origin to add one)")
 		return
 	}
 	b.mu.Lock()
@@ -67,7 +75,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		ctx:     ctx,
 		cancel:  cancel,
 		out:     make(chan wire.Record, resultBacklog),
-		slots:   make(chan struct{}, maxInFlight),
+		slots:   make(chan struct{}, b.cfg.maxPending),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
 	}
@@ -155,7 +163,7 @@ func (s *session) start(b *bridge, rec wire.Record) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d)", maxInFlight))
+		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
 		return
 	}
 	s.calls.Add(1)
@@ -166,6 +174,12 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
+		}
+		if res.Refused != nil {
+			b.log.Printf("session from %s: refused %s: %v", s.peer, wire.FormatCall(&call), res.Refused)
+		}
+		if s.native.Slowed() > 0 && s.slowed.CompareAndSwap(false, true) {
+			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
 		}
 		s.send(wire.Record{Result: res})
 	}()

@@ -22,12 +22,18 @@ type Policy struct {
 	// MaxSockets caps the sockets a session holds open at once, counting
 	// those made by accept. Zero or less allows none.
 	MaxSockets int
+	// CallsPerSecond caps the rate of a session's calls on average; CallBurst
+	// calls may come at once above it. A call over the cap is delayed, never
+	// refused, so a program that spins is slowed and keeps working. Zero
+	// means no cap.
+	CallsPerSecond, CallBurst int
 }
 
 // DefaultPolicy is the bridge's policy unless flags say otherwise: loopback
-// only, unprivileged ports, 64 sockets.
+// only, unprivileged ports, 64 sockets, calls slowed beyond 2000 a second
+// (an echo server makes a few per client; a loop that spins makes millions).
 func DefaultPolicy() Policy {
-	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64}
+	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, CallsPerSecond: 2000, CallBurst: 500}
 }
 
 // The rules of a Policy, as they appear in a wire.Refusal.

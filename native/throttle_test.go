@@ -1,0 +1,63 @@
+package native
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"sockstep/native/wire"
+)
+
+// TestCallsOverTheCapAreSlowedNotRefused: a burst of calls beyond the cap
+// all succeed, and take at least as long as the cap allows (a lower bound,
+// which a slow machine only makes easier to meet).
+func TestCallsOverTheCapAreSlowedNotRefused(t *testing.T) {
+	p := DefaultPolicy()
+	p.CallsPerSecond, p.CallBurst = 100, 5
+	s := newSession(t, p)
+	fd := newSocket4(t, s)
+	const calls = 30
+	start := time.Now()
+	for range calls {
+		ok(t, s, wire.Call{Op: wire.OpGetsockname, FD: fd})
+	}
+	elapsed := time.Since(start)
+	// 1 + 30 calls with a burst of 5 at 100 a second: at least 26 waited 10ms each.
+	if least := 250 * time.Millisecond; elapsed < least {
+		t.Errorf("%d calls at 100 a second, burst 5: took %v; want at least %v", calls+1, elapsed, least)
+	}
+	if n := s.Slowed(); n < calls+1-5 {
+		t.Errorf("slowed calls: got %d; want at least %d", n, calls+1-5)
+	}
+}
+
+func TestThrottledCallIsCancellable(t *testing.T) {
+	p := DefaultPolicy()
+	p.CallsPerSecond, p.CallBurst = 1, 1
+	s := NewSession(p)
+	fd := newSocket4(t, s) // takes the only token; the next call waits a second
+	ctx, cancel := context.WithCancel(context.Background())
+	waiting := async(t, ctx, s, wire.Call{Op: wire.OpGetsockname, FD: fd})
+	blocked(t, "a call over the cap", waiting)
+	cancel()
+	wantErrno(t, "a throttled call whose context ends", within(t, "a cancelled throttled call", waiting, prompt), "ECANCELED")
+
+	waiting = async(t, context.Background(), s, wire.Call{Op: wire.OpGetsockname, FD: fd})
+	closed := make(chan struct{})
+	go func() { s.Close(); close(closed) }()
+	wantErrno(t, "a throttled call when its session closes", within(t, "a throttled call on close", waiting, prompt), "ECANCELED")
+	select {
+	case <-closed:
+	case <-time.After(prompt):
+		t.Fatal("Close did not return while a call was throttled")
+	}
+}
+
+func TestNoCapMeansNoDelay(t *testing.T) {
+	th := newThrottle(0, 1)
+	for range 1000 {
+		if d := th.delay(time.Now()); d != 0 {
+			t.Fatalf("no cap: got a delay of %v", d)
+		}
+	}
+}
