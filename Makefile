@@ -9,7 +9,7 @@ GOROOT  := $(shell $(GO) env GOROOT)
 GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples -name '*.go' -not -path '*/node_modules/*')
 SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
 
-.PHONY: build run test bench clean
+.PHONY: build run test fuzz bench clean
 
 ## build: the page, the engine and the bridge, as bin/sockstep
 build: bin/sockstep
@@ -24,6 +24,14 @@ test: build
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+## fuzz: a short fuzz run of each target beyond its seed corpus (go fuzzes one target per run)
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime $(FUZZTIME) ./native/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDo$$' -fuzztime $(FUZZTIME) ./native
+	$(GO) test -run '^$$' -fuzz '^FuzzSessionFrames$$' -fuzztime $(FUZZTIME) ./bridge
 
 site/node_modules/.installed: site/package.json site/package-lock.json
 	cd site && npm ci --no-audit --no-fund
