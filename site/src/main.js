@@ -167,6 +167,10 @@ let current = null;
 let running = false;
 /** Source to run once the current worker has connected. */
 let queuedRun = /** @type {string | null} */ (null);
+/** When the last run ended (performance.now()). */
+let runEndedAt = -Infinity;
+/** How soon after a run's end a crash of the engine is still that run's. */
+const CRASH_AFTER_EXIT_MS = 1000;
 /** Diagnostics of the current run. */
 let diagnostics = /** @type {DiagnosticEvent[]} */ ([]);
 let retryTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
@@ -273,18 +277,21 @@ function engineGone(message, kind) {
   current?.worker.terminate();
   current = null;
   if (!loaded && !fallback) openDefault(message);
-  if (running) {
+  // A crash may be told just after the run it ended (its exit went out first).
+  const crashedRun = kind === "crash" && (running || performance.now() - runEndedAt < CRASH_AFTER_EXIT_MS);
+  if (running || crashedRun) {
     running = false;
     cancelPending("the engine stopped");
-    say(message, "error");
+    say(crashedRun ? `${message}. The engine has restarted: fix the program and press Run.` : message, "error");
   } else if (message !== lastFailure) {
     say(message, "system");
   }
-  lastFailure = message;
-  if (kind === "crash" && statusEl.textContent === "running") {
+  if (crashedRun) {
+    // The program crashed the engine; the bridge is likely still there.
     setStatus("error");
-    spawn(); // the program crashed the engine; the bridge is likely still there
+    spawn();
   } else {
+    lastFailure = message;
     setStatus("disconnected");
     detail("retrying…");
     retryTimer = setTimeout(spawn, RETRY_MS);
@@ -343,6 +350,7 @@ function stop() {
 function finishRun(error) {
   if (!running) return;
   running = false;
+  runEndedAt = performance.now();
   cancelPending("the program ended");
   if (!error) {
     say("program exited", "system");
