@@ -26,8 +26,31 @@ func TestCallsOverTheCapAreSlowedNotRefused(t *testing.T) {
 	if least := 250 * time.Millisecond; elapsed < least {
 		t.Errorf("%d calls at 100 a second, burst 5: took %v; want at least %v", calls+1, elapsed, least)
 	}
-	if n := s.Slowed(); n < calls+1-5 {
-		t.Errorf("slowed calls: got %d; want at least %d", n, calls+1-5)
+}
+
+// TestThrottleDelays checks the bucket's arithmetic on a clock of its own:
+// a burst passes, then each call waits one more interval, and time refills.
+func TestThrottleDelays(t *testing.T) {
+	th := newThrottle(100, 5)
+	now := time.Unix(1000, 0)
+	for i := range 30 {
+		want := time.Duration(max(0, i-4)) * 10 * time.Millisecond
+		if got := th.delay(now); got != want {
+			t.Fatalf("call %d at one instant: delay %v; want %v", i+1, got, want)
+		}
+	}
+	if n := th.slowedCalls(); n != 25 {
+		t.Errorf("slowed calls: got %d; want 25", n)
+	}
+	// 25 calls are owed 250ms; a second later the bucket is full again.
+	if got := th.delay(now.Add(time.Second)); got != 0 {
+		t.Errorf("a second later: delay %v; want none", got)
+	}
+	th.giveBack()
+	for range 5 {
+		if got := th.delay(now.Add(time.Second)); got != 0 {
+			t.Errorf("a full bucket: delay %v; want none", got)
+		}
 	}
 }
 
