@@ -6,7 +6,7 @@ PORT    ?= 7777
 DIST    := site/dist
 GOROOT  := $(shell $(GO) env GOROOT)
 
-GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples -name '*.go' -not -path '*/node_modules/*')
+GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples lessons -name '*.go' -not -path '*/node_modules/*') $(shell find lessons -name '*.md')
 SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
 
 .PHONY: build run test fuzz bench clean

@@ -46,6 +46,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.policy.CallBurst, "call-burst", cfg.policy.CallBurst, "calls one page's program may make at once above --max-calls-per-second before it is slowed")
 	fs.BoolVar(&cfg.policy.AllowExternal, "allow-external", false, "let learner programs bind and connect beyond loopback (other machines could then reach them)")
 	fs.IntVar(&cfg.policy.MaxSockets, "max-sockets", cfg.policy.MaxSockets, "most sockets one page's program may hold open")
+	fs.IntVar(&cfg.policy.MaxClients, "max-clients", cfg.policy.MaxClients, "most connections one page's client panel may hold open")
 	fs.Func("ports", fmt.Sprintf("`range` of ports learner programs may bind and connect to (default %d-%d)", cfg.policy.MinPort, cfg.policy.MaxPort), func(s string) error {
 		var lo, hi int
 		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d-%d", &lo, &hi); err != nil || lo < 1 || hi > 65535 || lo > hi {
@@ -63,8 +64,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.port < 0 || cfg.port > 65535 {
 		return cfg, fmt.Errorf("--port %d is not a port number", cfg.port)
 	}
-	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 || cfg.maxPending < 1 {
-		return cfg, fmt.Errorf("--max-sessions, --max-sockets and --max-pending-calls must be at least 1")
+	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 || cfg.maxPending < 1 || cfg.policy.MaxClients < 0 {
+		return cfg, fmt.Errorf("--max-sessions, --max-sockets and --max-pending-calls must be at least 1, --max-clients at least 0")
 	}
 	if cfg.policy.CallsPerSecond < 0 || cfg.policy.CallBurst < 1 {
 		return cfg, fmt.Errorf("--max-calls-per-second must be 0 (no limit) or more, and --call-burst at least 1")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -111,6 +112,9 @@ func pageState(ctx context.Context) string {
 // setSource replaces the editor's text, through the documented hook.
 func setSource(t *testing.T, ctx context.Context, src string) {
 	t.Helper()
+	// The page opens the saved program (or the example) a moment after it is
+	// ready; text set before that would be replaced by it.
+	waitFor(t, ctx, "the editor to open a program", `window.sockstep.view.state.doc.length > 0`)
 	js := fmt.Sprintf(`(() => { const v = window.sockstep.view; v.dispatch({changes: {from: 0, to: v.state.doc.length, insert: %s}}); return true })()`, strconv.Quote(src))
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
 		t.Fatalf("set the editor's text: %v", err)
@@ -119,6 +123,7 @@ func setSource(t *testing.T, ctx context.Context, src string) {
 
 func source(t *testing.T, ctx context.Context) string {
 	t.Helper()
+	waitFor(t, ctx, "the editor to open a program", `window.sockstep.view.state.doc.length > 0`)
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`window.sockstep.view.state.doc.toString()`))
 	if err != nil {
 		t.Fatalf("read the editor's text: %v", err)
@@ -267,4 +272,120 @@ func TestEchoRunsNatively(t *testing.T) {
 	if err != nil || string(out) != "from nc\n" {
 		t.Errorf("nc 127.0.0.1 %s: got %q, %v; want %q", port, out, err, "from nc\n")
 	}
+}
+
+// TestBrowserClientsAndSockets opens two clients from the client panel
+// against the default echo server, which serves one client at a time: the
+// second waits in the kernel's accept queue, and the sockets panel shows it
+// there, until the first client closes.
+func TestBrowserClientsAndSockets(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	ctx := browserPage(t, tb)
+	waitStatus(t, ctx, "ready")
+	waitFor(t, ctx, "the echo server in the editor", `window.sockstep.view.state.doc.toString().includes("Port: 9000")`)
+	port := strconv.Itoa(freePort(t))
+	setSource(t, ctx, strings.ReplaceAll(source(t, ctx), "9000", port))
+	click(t, ctx, "run")
+	waitStatus(t, ctx, "running")
+	row := func(attrs string) string {
+		return fmt.Sprintf(`document.querySelector('%s > tr%s')`, testID("sockets"), attrs)
+	}
+	waitFor(t, ctx, "the listener in the sockets panel", row(`[data-fd="3"][data-state="LISTEN"][data-local="127.0.0.1:`+port+`"]`)+` !== null`)
+
+	client := func(n int) string { return fmt.Sprintf(`%s[data-client="%d"]`, testID("client"), n) }
+	clientPort := func(n int) string {
+		t.Helper()
+		p, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('%s').dataset.port`, client(n))))
+		if err != nil {
+			t.Fatalf("client %d's port: %v", n, err)
+		}
+		return p
+	}
+	send := func(n int, line string) {
+		t.Helper()
+		input := client(n) + " " + testID("client-input")
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(input), line)); err != nil {
+			t.Fatalf("type in client %d: %v", n, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(client(n)+" "+testID("client-send")))); err != nil {
+			t.Fatalf("send from client %d: %v", n, err)
+		}
+	}
+	output := func(n int, want string) {
+		t.Helper()
+		waitFor(t, ctx, fmt.Sprintf("%q in client %d's output", want, n), fmt.Sprintf(`document.querySelector('%s %s').textContent.includes(%q)`, client(n), testID("client-output"), want))
+	}
+
+	// Two clients, with the address of the learner's listener by default.
+	click(t, ctx, "client-new")
+	waitFor(t, ctx, "client 1", fmt.Sprintf(`document.querySelector('%s') !== null`, client(1)))
+	click(t, ctx, "client-new")
+	waitFor(t, ctx, "client 2", fmt.Sprintf(`document.querySelector('%s') !== null`, client(2)))
+	p1, p2 := clientPort(1), clientPort(2)
+	if nc := `nc 127.0.0.1 ` + port; !strings.Contains(pageText(t, ctx, client(1)), nc) {
+		t.Errorf("client 1 does not show %q", nc)
+	}
+
+	send(1, "hello")
+	output(1, `hello\n`)
+	send(2, "second")
+	// The server talks to client 1; client 2 is connected all the same,
+	// waiting in the accept queue with no descriptor yet.
+	waitFor(t, ctx, "the listener, and two ESTABLISHED connections from the clients' ports", fmt.Sprintf(`(() => {
+		const l = %s, a = %s, q = %s;
+		return l !== null && l.dataset.queue === "1" && a !== null && q !== null;
+	})()`, row(`[data-fd="3"][data-state="LISTEN"]`),
+		row(`[data-fd="4"][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p1+`"]`),
+		row(`[data-orphan][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p2+`"]`)))
+	screenshot(t, ctx, "clients-queued")
+
+	// Client 1 leaves: the server accepts client 2 and answers it, and client
+	// 1's side, which closed first, waits in TIME_WAIT.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(client(1)+" "+testID("client-close")))); err != nil {
+		t.Fatalf("close client 1: %v", err)
+	}
+	output(2, `second\n`)
+	waitFor(t, ctx, "client 2 served by fd 4, and client 1's TIME_WAIT", fmt.Sprintf(`%s !== null && %s !== null`,
+		row(`[data-fd="4"][data-state="ESTABLISHED"][data-peer="127.0.0.1:`+p2+`"]`),
+		row(`[data-orphan][data-state="TIME_WAIT"][data-local="127.0.0.1:`+p1+`"]`)))
+	waitFor(t, ctx, "client 1 closed", fmt.Sprintf(`document.querySelector('%s').dataset.state === "closed"`, client(1)))
+	screenshot(t, ctx, "clients-time-wait")
+
+	// The client panel's calls are not the learner's: the trace has none.
+	if text := pageText(t, ctx, testID("trace")); strings.Contains(text, "client") {
+		t.Errorf("the trace shows the client panel's operations:\n%s", text)
+	}
+	click(t, ctx, "stop")
+	waitStatus(t, ctx, "stopped")
+	waitFor(t, ctx, "client 2 ended with the session", fmt.Sprintf(`document.querySelector('%s').dataset.state === "closed"`, client(2)))
+}
+
+func pageText(t *testing.T, ctx context.Context, selector string) string {
+	t.Helper()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector('%s')?.textContent ?? ""`, selector)))
+	if err != nil {
+		t.Fatalf("read %s: %v", selector, err)
+	}
+	return s
+}
+
+// screenshot saves the page as NAME.png in the folder SOCKSTEP_SCREENSHOTS
+// names, if it does, for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("SOCKSTEP_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1400, 1000)); err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Logf("screenshot: %v", err)
+		return
+	}
+	os.WriteFile(path, png, 0o644)
 }

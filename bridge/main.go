@@ -2,6 +2,9 @@
 // on this machine's kernel, the socket calls of the learner's program running
 // in that page. Only the page it served, holding the token it printed, can
 // drive it.
+//
+//	sockstep [flags]                      serve the playground
+//	sockstep check LESSON [--addr H:P]    check a natively run program against a lesson
 package main
 
 import (
@@ -17,13 +20,24 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "sockstep:", err)
-		}
-		os.Exit(2)
+	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli runs one command line and returns the exit status: 0 done (or a check
+// passed), 1 a check failed, 2 a usage or start-up error.
+func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(ctx, args[1:], stdout, stderr)
 	}
+	if err := run(ctx, args, stdout, stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "sockstep:", err)
+		}
+		return 2
+	}
+	return 0
 }
 
 // run parses the command line, serves until ctx ends, then closes every

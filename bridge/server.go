@@ -38,6 +38,9 @@ type bridge struct {
 	assets   fs.FS
 	log      *log.Logger
 	upgrader websocket.Upgrader
+	api      *http.ServeMux // /api/: the lessons and their checks
+
+	recent recentPorts // ports of ended sessions, whose leftovers new sessions show
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
@@ -56,9 +59,7 @@ func listen(cfg config, logTo io.Writer) (*bridge, error) {
 	}
 	token := cfg.token
 	if token == "" {
-		secret := make([]byte, 16) // 128 bits
-		rand.Read(secret)
-		token = hex.EncodeToString(secret)
+		token = randomHex()
 	}
 	b := &bridge{
 		cfg:      cfg,
@@ -69,12 +70,20 @@ func listen(cfg config, logTo io.Writer) (*bridge, error) {
 		log:      log.New(logTo, "sockstep: ", log.LstdFlags),
 		sessions: make(map[*session]struct{}),
 	}
+	b.api = b.lessonAPI()
 	b.upgrader = websocket.Upgrader{
 		ReadBufferSize:  64 << 10,
 		WriteBufferSize: 64 << 10,
 		CheckOrigin:     b.originAllowed,
 	}
 	return b, nil
+}
+
+// randomHex is 128 random bits in hex: a token, a session's id.
+func randomHex() string {
+	secret := make([]byte, 16)
+	rand.Read(secret)
+	return hex.EncodeToString(secret)
 }
 
 // url is the address to open, token included.
@@ -127,6 +136,10 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == "/ws" {
 		b.serveWebSocket(w, r)
+		return
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		b.api.ServeHTTP(w, r)
 		return
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,21 +27,33 @@ const (
 	pingPeriod = pongWait * 9 / 10
 	// resultBacklog is how many answers may wait for the write pump.
 	resultBacklog = 64
+	// socketsPoll is how often the sockets table is read while it can change
+	// without a call: something in flight, or any socket listed (a client
+	// connecting into a backlog, a TIME_WAIT counting down). With nothing
+	// listed and nothing in flight it is not read at all.
+	socketsPoll = 500 * time.Millisecond
+	// socketsGap is the least time between two reads of the table, so a
+	// program making thousands of calls a second costs at most 20 reads a
+	// second (touches in between coalesce into one).
+	socketsGap = 50 * time.Millisecond
 )
 
 // session is one page's WebSocket and the native session that performs its
 // calls. It ends when the page goes away, and takes every socket with it.
 type session struct {
-	ws      *websocket.Conn
-	native  *native.Session
-	ctx     context.Context
-	cancel  context.CancelFunc
-	out     chan wire.Record // answers for the write pump
-	calls   sync.WaitGroup
-	slots   chan struct{} // one token per call in flight
-	peer    string
-	started time.Time
-	slowed  atomic.Bool // the policy's calls-per-second cap has delayed a call, and the log said so
+	id       string      // random; the page names its session with it in the HTTP API
+	checking atomic.Bool // a lesson check runs over this session: one at a time
+	ws       *websocket.Conn
+	native   *native.Session
+	ctx      context.Context
+	cancel   context.CancelFunc
+	out      chan wire.Record // answers for the write pump
+	calls    sync.WaitGroup
+	slots    chan struct{} // one token per call in flight
+	peer     string
+	started  time.Time
+	changed  chan struct{} // capacity 1: the sockets table may have changed
+	slowed   atomic.Bool   // the policy's calls-per-second cap has delayed a call, and the log said so
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
@@ -70,6 +86,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
+		id:      randomHex(),
 		ws:      ws,
 		native:  native.NewSession(b.cfg.policy),
 		ctx:     ctx,
@@ -78,7 +95,9 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		slots:   make(chan struct{}, b.cfg.maxPending),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
+		changed: make(chan struct{}, 1),
 	}
+	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
 	b.sessions[s] = struct{}{}
 	b.mu.Unlock()
@@ -87,11 +106,24 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer b.running.Done()
 		s.run(b)
+		b.recent.add(s.native.Ports(), time.Now())
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
 		b.log.Printf("session from %s closed after %s", s.peer, time.Since(s.started).Round(time.Millisecond))
 	}()
+}
+
+// sessionByID finds an open session by its id, or nil.
+func (b *bridge) sessionByID(id string) *session {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.sessions {
+		if subtle.ConstantTimeCompare([]byte(s.id), []byte(id)) == 1 {
+			return s
+		}
+	}
+	return nil
 }
 
 // closeSessions ends every session, as on shutdown.
@@ -106,18 +138,71 @@ func (b *bridge) closeSessions() {
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
-	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge"}}
+	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}}
 	pumped := make(chan struct{})
 	go func() {
 		s.writePump()
 		close(pumped)
 	}()
+	watched := make(chan struct{})
+	go func() {
+		s.watchSockets()
+		close(watched)
+	}()
+	s.touch() // the previous run's leftovers, if any
 	s.readPump(b)
 	s.cancel()
 	s.native.Close()
 	s.calls.Wait()
 	<-pumped
+	<-watched
 	s.ws.Close()
+}
+
+// touch says the sockets table may have changed.
+func (s *session) touch() {
+	select {
+	case s.changed <- struct{}{}:
+	default: // already due
+	}
+}
+
+// watchSockets sends the sockets table when it differs from the last one
+// sent: after calls (touch), and every socketsPoll while it can change
+// without one. It returns when the session ends.
+func (s *session) watchSockets() {
+	var last []byte
+	var poll <-chan time.Time
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-s.changed:
+		case <-poll:
+		}
+		table, err := s.native.Sockets()
+		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
+		if err != nil {
+			ev.Message = err.Error()
+		}
+		if len(table) > wire.MaxSockets {
+			ev.Sockets = table[:wire.MaxSockets]
+			ev.Message = strings.TrimPrefix(ev.Message+fmt.Sprintf("; %d more sockets not shown", len(table)-wire.MaxSockets), "; ")
+		}
+		if enc, _ := json.Marshal(ev); !bytes.Equal(enc, last) {
+			last = enc
+			s.send(wire.Record{Event: ev})
+		}
+		poll = nil
+		if len(table) > 0 || len(s.slots) > 0 {
+			poll = time.After(socketsPoll)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(socketsGap):
+		}
+	}
 }
 
 // readPump reads frames of calls and starts each call. It returns when the
@@ -170,7 +255,14 @@ func (s *session) start(b *bridge, rec wire.Record) {
 	go func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
-		res, err := s.native.Do(s.ctx, &call)
+		var res *wire.Result
+		var err error
+		if call.Op.IsClient() {
+			res, err = s.native.Client(s.ctx, &call, s.notify)
+		} else {
+			res, err = s.native.Do(s.ctx, &call)
+		}
+		s.touch()
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
@@ -183,6 +275,12 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		}
 		s.send(wire.Record{Result: res})
 	}()
+}
+
+// notify passes a client's event to the page.
+func (s *session) notify(e *wire.Event) {
+	s.send(wire.Record{Event: e})
+	s.touch()
 }
 
 // problem answers a record the bridge could not accept, and logs it.

@@ -27,13 +27,17 @@ type Policy struct {
 	// refused, so a program that spins is slowed and keeps working. Zero
 	// means no cap.
 	CallsPerSecond, CallBurst int
+	// MaxClients caps the client panel's connections open at once. They
+	// have their own cap so that the page's clients never make the learner's
+	// own socket() fail. Zero or less allows none.
+	MaxClients int
 }
 
 // DefaultPolicy is the bridge's policy unless flags say otherwise: loopback
 // only, unprivileged ports, 64 sockets, calls slowed beyond 2000 a second
 // (an echo server makes a few per client; a loop that spins makes millions).
 func DefaultPolicy() Policy {
-	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, CallsPerSecond: 2000, CallBurst: 500}
+	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, MaxClients: 16, CallsPerSecond: 2000, CallBurst: 500}
 }
 
 // The rules of a Policy, as they appear in a wire.Refusal.
@@ -41,6 +45,7 @@ const (
 	RuleLoopbackOnly = "loopback-only"
 	RulePorts        = "ports"
 	RuleMaxSockets   = "max-sockets"
+	RuleMaxClients   = "max-clients"
 )
 
 // checkAddr applies the address and port rules to a bind or connect.
@@ -84,4 +89,9 @@ func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
 func (p Policy) tooManySockets() *wire.Refusal {
 	return &wire.Refusal{Rule: RuleMaxSockets, Flag: "--max-sockets", Message: fmt.Sprintf(
 		"this session already has %d sockets open, the most allowed; close the ones you no longer need", p.MaxSockets)}
+}
+
+func (p Policy) tooManyClients() *wire.Refusal {
+	return &wire.Refusal{Rule: RuleMaxClients, Flag: "--max-clients", Message: fmt.Sprintf(
+		"the client panel already has %d connections open, the most allowed; close one first", p.MaxClients)}
 }

@@ -39,12 +39,18 @@ type Session struct {
 	slow   *throttle
 	done   context.Context // ends when the session closes
 	end    context.CancelFunc
+
+	ports      map[uint16]struct{} // local ports the session's sockets have had, and watched ones: where leftovers are looked for
+	clients    map[uint64]*client  // the client panel's connections, by id
+	nextClient uint64
+	readers    sync.WaitGroup // one per client: its reading goroutine
 }
 
 // NewSession starts a session with no sockets.
 func NewSession(p Policy) *Session {
 	done, end := context.WithCancel(context.Background())
-	return &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end}
+	return &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
+		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client)}
 }
 
 // Slowed counts the calls the policy's calls-per-second cap has delayed.
@@ -64,6 +70,9 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
+	if c.Op.IsClient() {
+		return nil, fmt.Errorf("%s: the client panel's operations go through Session.Client, not Do", c.Op)
+	}
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -75,6 +84,9 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 		err := s.wait(ctx)
 		if err == nil {
 			err = s.do(ctx, c, r)
+		}
+		if err == nil && (c.Op == wire.OpBind || c.Op == wire.OpConnect || c.Op == wire.OpListen) {
+			s.notePort(c.FD)
 		}
 		stop()
 		cancel()
@@ -149,6 +161,8 @@ func (s *Session) Close() error {
 		}
 		delete(s.fds, fd)
 	}
+	clients := s.clients
+	s.clients = make(map[uint64]*client)
 	s.mu.Unlock()
 	for _, sk := range socks {
 		sk.stop(unix.ECANCELED)
@@ -159,7 +173,11 @@ func (s *Session) Close() error {
 			errs = append(errs, err)
 		}
 	}
+	for _, c := range clients {
+		c.close("the session ended")
+	}
 	s.calls.Wait()
+	s.readers.Wait()
 	return errors.Join(errs...)
 }
 

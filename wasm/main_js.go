@@ -35,10 +35,14 @@ func main() {
 	debug.SetMaxStack(maxStack)
 	b := &boundary{}
 	js.Global().Set("sockstepEngine", js.ValueOf(map[string]any{
-		"start": method(b.start),
-		"run":   method(b.run),
-		"load":  method(b.load),
-		"save":  method(b.save),
+		"start":          method(b.start),
+		"run":            method(b.run),
+		"step":           method(b.step),
+		"pause":          method(b.pause),
+		"setBreakpoints": method(b.setBreakpoints),
+		"load":           method(b.load),
+		"save":           method(b.save),
+		"client":         method(b.client),
 	}))
 	select {} // the worker lives as long as the page wants it
 }
@@ -47,6 +51,7 @@ func main() {
 type boundary struct {
 	mu      sync.Mutex
 	engine  *engine.Engine
+	relay   *relay.Relay
 	files   *workspace.Workspace
 	filesMu sync.Mutex
 }
@@ -134,6 +139,11 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
 	r, err := relay.Dial(ctx, url.String(),
+		relay.WithEvents(func(e *wire.Event) {
+			if ev, ok := engine.FromBridge(e); ok {
+				emit(ev)
+			}
+		}),
 		relay.WithProblems(func(p *wire.Problem) {
 			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
 		}),
@@ -148,26 +158,158 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	}
 	defer connected.Done()
 	b.engine = engine.New(r.Call, emit)
+	b.relay = r
 	return nil, nil
 }
 
-// run(source) runs a program and resolves when it ends, however it ends:
-// how is in the exit event. It rejects only when the program cannot start.
+// client(op, {addr, id, data}) performs one of the client panel's
+// operations through the bridge: open resolves to {id, local}, send to the
+// number of bytes sent, shutdown and close to undefined. A refusal or a
+// kernel error rejects, with words for the client's terminal.
+func (b *boundary) client(args []js.Value) (any, error) {
+	op, err := stringArg(args, 0, "op")
+	if err != nil {
+		return nil, err
+	}
+	var opts js.Value
+	if len(args) > 1 && args[1].Type() == js.TypeObject {
+		opts = args[1]
+	} else {
+		return nil, errors.New("client needs its arguments as an object: {addr} or {id, data}")
+	}
+	var addr, data string
+	var id uint64
+	if v := opts.Get("addr"); v.Type() == js.TypeString {
+		addr = v.String()
+	}
+	if v := opts.Get("id"); v.Type() == js.TypeNumber {
+		id = uint64(v.Int())
+	}
+	if v := opts.Get("data"); v.Type() == js.TypeString {
+		data = v.String()
+	}
+	c, err := engine.ClientCall(op, addr, id, []byte(data))
+	if err != nil {
+		return nil, err
+	}
+	b.mu.Lock()
+	r := b.relay
+	b.mu.Unlock()
+	if r == nil {
+		return nil, errors.New("not connected to the bridge: call start first")
+	}
+	res, err := r.Call(context.Background(), c)
+	if err != nil {
+		return nil, err
+	}
+	if err := engine.ClientError(res); err != nil {
+		return nil, err
+	}
+	switch c.Op {
+	case wire.OpClientOpen:
+		return map[string]any{"id": res.Ret, "local": res.Addr.String()}, nil
+	case wire.OpClientSend:
+		return res.Ret, nil
+	}
+	return nil, nil
+}
+
+// run(source, {debug, breakpoints}) runs a program and resolves when it
+// ends, however it ends: how is in the exit event. It rejects only when the
+// program cannot start. debug stops it at its first line.
 func (b *boundary) run(args []js.Value) (any, error) {
 	source, err := stringArg(args, 0, "source")
 	if err != nil {
 		return nil, err
 	}
-	b.mu.Lock()
-	e := b.engine
-	b.mu.Unlock()
-	if e == nil {
-		return nil, errors.New("not connected to the bridge: call start first")
+	var opts engine.Options
+	if len(args) > 1 && args[1].Type() == js.TypeObject {
+		o := args[1]
+		if d := o.Get("debug"); d.Type() == js.TypeBoolean {
+			opts.Debug = d.Bool()
+		}
+		if bp := o.Get("breakpoints"); !bp.IsUndefined() {
+			if opts.Breakpoints, err = lines(bp, "breakpoints"); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if err := e.Run(context.Background(), source); errors.Is(err, engine.ErrBusy) {
+	e, err := b.started()
+	if err != nil {
+		return nil, err
+	}
+	if err := e.RunWith(context.Background(), source, opts); errors.Is(err, engine.ErrBusy) {
 		return nil, err
 	}
 	return nil, nil
+}
+
+func (b *boundary) started() (*engine.Engine, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.engine == nil {
+		return nil, errors.New("not connected to the bridge: call start first")
+	}
+	return b.engine, nil
+}
+
+// lines reads an array of positive line numbers.
+func lines(v js.Value, name string) ([]int, error) {
+	if !v.InstanceOf(js.Global().Get("Array")) {
+		return nil, fmt.Errorf("%s must be an array of line numbers", name)
+	}
+	out := make([]int, 0, v.Length())
+	for i := range v.Length() {
+		n := v.Index(i)
+		if n.Type() != js.TypeNumber || n.Int() < 1 || float64(n.Int()) != n.Float() {
+			return nil, fmt.Errorf("%s must be an array of line numbers (1-based)", name)
+		}
+		out = append(out, n.Int())
+	}
+	return out, nil
+}
+
+// step(kind, goroutine) resumes a paused program: kind is step, into, out,
+// call or continue; goroutine 0 (or absent) is the one that stopped.
+func (b *boundary) step(args []js.Value) (any, error) {
+	kind, err := stringArg(args, 0, "kind")
+	if err != nil {
+		return nil, err
+	}
+	g := 0
+	if len(args) > 1 && args[1].Type() == js.TypeNumber {
+		g = args[1].Int()
+	}
+	e, err := b.started()
+	if err != nil {
+		return nil, err
+	}
+	return nil, e.Step(kind, g)
+}
+
+// pause() stops the running program at the next line a goroutine reaches.
+func (b *boundary) pause(args []js.Value) (any, error) {
+	e, err := b.started()
+	if err != nil {
+		return nil, err
+	}
+	return nil, e.Pause()
+}
+
+// setBreakpoints(lines) replaces the running program's breakpoints.
+func (b *boundary) setBreakpoints(args []js.Value) (any, error) {
+	if len(args) < 1 {
+		return nil, errors.New("setBreakpoints needs an array of line numbers")
+	}
+	ls, err := lines(args[0], "lines")
+	if err != nil {
+		return nil, err
+	}
+	e, err := b.started()
+	if err != nil {
+		return nil, err
+	}
+	return nil, e.SetBreakpoints(ls)
 }
 
 // workspace opens the IndexedDB workspace on first use.

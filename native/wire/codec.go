@@ -10,13 +10,13 @@ import (
 // Limits on what one frame may hold. A frame that breaks one is refused
 // whole, with a Problem reply.
 const (
-	MaxHeader = 4 << 10                   // bytes of JSON in one record's header
+	MaxHeader = 64 << 10                  // bytes of JSON in one record's header (a sockets event carries a whole table)
 	MaxData   = 256 << 10                 // bytes of data in one record (one read or write)
 	MaxFrame  = 4 * (MaxData + MaxHeader) // bytes in one WebSocket message
 )
 
 // AppendRecord encodes rec after buf: uvarint header length, JSON header,
-// uvarint data length, data. The data is the Call's or Result's Data.
+// uvarint data length, data. The data is the Call's, Result's or Event's Data.
 func AppendRecord(buf []byte, rec Record) ([]byte, error) {
 	header, err := json.Marshal(rec)
 	if err != nil {
@@ -28,6 +28,8 @@ func AppendRecord(buf []byte, rec Record) ([]byte, error) {
 		data = rec.Call.Data
 	case rec.Result != nil:
 		data = rec.Result.Data
+	case rec.Event != nil:
+		data = rec.Event.Data
 	}
 	if len(header) > MaxHeader {
 		return buf, fmt.Errorf("encode record: header of %d bytes is over the limit of %d", len(header), MaxHeader)
@@ -106,8 +108,10 @@ func decodeRecord(b []byte) (Record, []byte, error) {
 			rec.Call.Data = data
 		case rec.Result != nil:
 			rec.Result.Data = data
+		case rec.Event != nil:
+			rec.Event.Data = data
 		default:
-			return rec, nil, errors.New("only a call or a result carries data")
+			return rec, nil, errors.New("only a call, a result or an event carries data")
 		}
 	}
 	return rec, b, nil

@@ -19,6 +19,12 @@ func TestRoundTrip(t *testing.T) {
 		{Result: &Result{ID: 6, Ret: 4, Addr: netip.MustParseAddrPort("[::1]:53122")}},
 		{Event: &Event{Kind: EventHello, Message: "sockstep"}},
 		{Problem: &Problem{ID: 7, Message: "bad"}},
+		{Event: &Event{Kind: EventClientData, Client: 2, Data: []byte("echo\r\n")}},
+		{Event: &Event{Kind: EventSockets, Sockets: []SocketInfo{
+			{FD: 3, Listening: true, State: "LISTEN", Local: netip.MustParseAddrPort("127.0.0.1:9000"), Queue: new(2), Backlog: new(5)},
+			{Orphan: true, State: "TIME_WAIT", Local: netip.MustParseAddrPort("127.0.0.1:9000"), Peer: netip.MustParseAddrPort("127.0.0.1:53122"), Timer: new(59000)},
+		}}},
+		{Call: &Call{ID: 9, Op: OpClientSend, Client: 2, Data: []byte("hi\n")}},
 		{Call: &Call{ID: 8, Op: OpWrite, FD: 5, Data: bytes.Repeat([]byte{0, 0xff}, MaxData/2)}},
 	}
 	for _, rec := range records {
@@ -87,7 +93,7 @@ func TestDecodeBadFrames(t *testing.T) {
 		{"no record", header(`{}`), "exactly one"},
 		{"null", header(`null`), "exactly one"},
 		{"two records in one", header(`{"call":{"op":"close"},"result":{"id":1}}`), "exactly one"},
-		{"data on an event", header(`{"event":{"kind":"hello"}}`, 'x'), "carries data"},
+		{"data on a problem", header(`{"problem":{"message":"no"}}`, 'x'), "carries data"},
 		{"bad address", header(`{"call":{"op":"bind","addr":"nowhere"}}`), "not valid JSON"},
 		{"good then garbage", append(append([]byte(nil), good...), 0x05, 'x'), "record 1"},
 	}

@@ -70,8 +70,11 @@ func (c *Call) Validate() error {
 	if c.FD < 0 {
 		return fmt.Errorf("%s: negative descriptor %d", c.Op, c.FD)
 	}
-	if len(c.Data) > 0 && c.Op != OpWrite {
-		return fmt.Errorf("%s: only write carries data", c.Op)
+	if c.AtExit && c.Op != OpClose {
+		return fmt.Errorf("%s: only close is made at exit", c.Op)
+	}
+	if len(c.Data) > 0 && c.Op != OpWrite && c.Op != OpClientSend {
+		return fmt.Errorf("%s: only write and client-send carry data", c.Op)
 	}
 	switch c.Op {
 	case OpSocket:
@@ -111,6 +114,17 @@ func (c *Call) Validate() error {
 			return fmt.Errorf("write: %d bytes is over the limit of %d", len(c.Data), MaxData)
 		}
 	case OpListen, OpAccept, OpClose, OpGetsockname, OpGetpeername:
+	case OpClientOpen:
+		if !c.Addr.IsValid() {
+			return fmt.Errorf("%s: missing or invalid address", c.Op)
+		}
+	case OpClientSend, OpClientShutdown, OpClientClose:
+		if c.Client == 0 {
+			return fmt.Errorf("%s: missing client id", c.Op)
+		}
+		if len(c.Data) > MaxData {
+			return fmt.Errorf("%s: %d bytes is over the limit of %d", c.Op, len(c.Data), MaxData)
+		}
 	default:
 		return fmt.Errorf("unknown op %q", c.Op)
 	}

@@ -34,6 +34,26 @@ const (
 	OpLookupPort  Op = "lookupport" // net.LookupPort, the getservbyname step
 )
 
+// The client panel's operations: real TCP connections the page opens
+// through the bridge to the learner's server. They are not the learner's
+// descriptors: they are numbered apart (Call.Client), never appear in the
+// learner's trace, and die with the session.
+const (
+	OpClientOpen     Op = "client-open"     // connect to Addr; Result.Ret is the new client's id
+	OpClientSend     Op = "client-send"     // write Data to Client
+	OpClientShutdown Op = "client-shutdown" // shut down Client's writing side (the peer reads end of stream)
+	OpClientClose    Op = "client-close"    // close Client
+)
+
+// IsClient reports whether op is one of the client panel's operations.
+func (op Op) IsClient() bool {
+	switch op {
+	case OpClientOpen, OpClientSend, OpClientShutdown, OpClientClose:
+		return true
+	}
+	return false
+}
+
 // Call asks the bridge to perform one operation. Only the fields its Op uses
 // are set.
 type Call struct {
@@ -51,15 +71,20 @@ type Call struct {
 	How    string         `json:"how,omitempty"`     // shutdown: "SHUT_RD", "SHUT_WR" or "SHUT_RDWR"
 	Net    string         `json:"network,omitempty"` // lookupport: "tcp", "tcp4", "tcp6"
 	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
-	Data   []byte         `json:"-"`                 // write: the bytes, carried raw after the header
+	Client uint64         `json:"client,omitempty"`  // client-send, client-shutdown, client-close: the client's id
+	Data   []byte         `json:"-"`                 // write, client-send: the bytes, carried raw after the header
+	// AtExit marks a close the engine made for a program that had ended
+	// with the descriptor still open, as the kernel does at exit: lesson
+	// checkers must not count it as the learner's close.
+	AtExit bool `json:"atExit,omitempty"`
 }
 
 // Result answers one Call. Exactly one of Errno and Refused is set when the
 // call failed.
 type Result struct {
 	ID      uint64         `json:"id"`                // the Call's ID
-	Ret     int            `json:"ret"`               // socket, accept: the new descriptor; read, write: bytes; getsockopt: the value; lookupport: the port
-	Addr    netip.AddrPort `json:"addr,omitzero"`     // accept, getpeername: the peer; getsockname: the local address
+	Ret     int            `json:"ret"`               // socket, accept: the new descriptor; read, write, client-send: bytes; getsockopt: the value; lookupport: the port; client-open: the client's id
+	Addr    netip.AddrPort `json:"addr,omitzero"`     // accept, getpeername: the peer; getsockname, client-open: the local address
 	Errno   string         `json:"errno,omitempty"`   // the kernel's error, by name ("EADDRINUSE")
 	Refused *Refusal       `json:"refused,omitempty"` // the bridge's policy said no; the kernel was not asked
 	Data    []byte         `json:"-"`                 // read: the bytes, carried raw after the header
@@ -86,14 +111,49 @@ func (r *Refusal) Error() string {
 
 // Event is something the bridge tells the page without being asked.
 type Event struct {
-	Kind    string `json:"kind"`              // what happened; see the Event* constants
-	Message string `json:"message,omitempty"` // human words, for the output panel
+	Kind    string       `json:"kind"`              // what happened; see the Event* constants
+	Message string       `json:"message,omitempty"` // human words: hello: the bridge's version; sockets: why part of the table is unknown; client-closed: why it closed
+	Sockets []SocketInfo `json:"sockets,omitzero"`  // sockets: the whole table, as the kernel reports it (empty: no sockets)
+	Client  uint64       `json:"client,omitempty"`  // client-data, client-eof, client-closed: which client
+	Data    []byte       `json:"-"`                 // client-data: the bytes the client received, carried raw after the header
+	// Session is the hello's random id of this session: the page names
+	// its session with it in the bridge's HTTP API (POST /api/check runs
+	// a lesson's checker over this session's trace).
+	Session string `json:"session,omitempty"`
 }
 
 // Event kinds.
 const (
-	EventHello = "hello" // first record on a new session; Message names the bridge's version
+	EventHello        = "hello"         // first record on a new session; Message names the bridge's version
+	EventSockets      = "sockets"       // the session's socket table changed; Sockets holds all of it
+	EventClientData   = "client-data"   // a client of the client panel received Data
+	EventClientEOF    = "client-eof"    // the server closed its side of a client's connection (a read returned 0); the client may still send
+	EventClientClosed = "client-closed" // a client is gone: client-close, an error, or the session's end; Message says which
 )
+
+// SocketInfo is one socket as the kernel reports it: one of the learner's
+// descriptors, one of the client panel's connections, or a leftover on one of
+// the session's ports that no descriptor owns (TIME_WAIT after a close, a
+// connection still in a listener's accept queue). A field the host cannot
+// report is absent (nil, or "" for State): the page shows it as unknown,
+// never as a guess.
+type SocketInfo struct {
+	FD        int            `json:"fd,omitempty"`        // the learner's descriptor; 0 for a client or a leftover
+	Client    uint64         `json:"client,omitempty"`    // the client panel's id for one of its connections; 0 otherwise
+	Orphan    bool           `json:"orphan,omitempty"`    // no descriptor owns it: a leftover the kernel keeps, or a connection not yet accepted
+	Listening bool           `json:"listening,omitempty"` // a listener (State is LISTEN)
+	State     string         `json:"state,omitempty"`     // TCP state as the kernel names it: LISTEN, SYN_SENT, SYN_RECV, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT, CLOSE, CLOSE_WAIT, LAST_ACK, CLOSING; "" when unknown
+	Local     netip.AddrPort `json:"local,omitzero"`      // local address; zero before bind (and when unknown)
+	Peer      netip.AddrPort `json:"peer,omitzero"`       // peer address; zero when not connected (and when unknown)
+	Queue     *int           `json:"queue,omitempty"`     // listener: connections waiting for accept; connected: bytes received and not yet read (ss's Recv-Q); nil when unknown
+	Backlog   *int           `json:"backlog,omitempty"`   // listener: the accept queue's limit as the kernel applies it (ss's Send-Q); nil otherwise or when unknown
+	Unsent    *int           `json:"unsent,omitempty"`    // connected: bytes written and not yet acknowledged by the peer (ss's Send-Q); nil when unknown
+	Timer     *int           `json:"timer,omitempty"`     // leftover in TIME_WAIT (or another timed state): milliseconds until the kernel drops it; nil when unknown
+}
+
+// MaxSockets bounds the table one sockets event carries; entries past it are
+// dropped (leftovers first) and Event.Message says how many.
+const MaxSockets = 256
 
 // Problem answers a record the bridge could not accept: malformed,
 // truncated, oversized or unknown. The session carries on.

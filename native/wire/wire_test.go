@@ -38,6 +38,13 @@ func TestValidate(t *testing.T) {
 		{"lookupport bad network", Call{Op: OpLookupPort, Net: "ip", Name: "http"}, "unknown network"},
 		{"listen", Call{Op: OpListen, FD: 3, Value: 5}, ""},
 		{"accept", Call{Op: OpAccept, FD: 3}, ""},
+		{"client-open", Call{Op: OpClientOpen, Addr: lo}, ""},
+		{"client-open no address", Call{Op: OpClientOpen}, "address"},
+		{"client-send", Call{Op: OpClientSend, Client: 1, Data: []byte("x\r\n")}, ""},
+		{"client-send no client", Call{Op: OpClientSend, Data: []byte("x")}, "missing client"},
+		{"client-send too much", Call{Op: OpClientSend, Client: 1, Data: make([]byte, MaxData+1)}, "over the limit"},
+		{"client-close with data", Call{Op: OpClientClose, Client: 1, Data: []byte("x")}, "only write"},
+		{"client-shutdown", Call{Op: OpClientShutdown, Client: 1}, ""},
 		{"unknown op", Call{Op: "fork"}, "unknown op"},
 		{"no op", Call{}, "unknown op"},
 	}

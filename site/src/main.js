@@ -4,11 +4,15 @@
 
 import echo from "../../examples/echo/main.go";
 import { createEditor } from "./editor.js";
+import { createSocketsPanel } from "./sockets.js";
+import { createClientPanel } from "./clients.js";
+import { createDebugger } from "./debugger.js";
+import { createLanes } from "./lanes.js";
 
 /** @typedef {import("./engine").FromWorker} FromWorker */
 /** @typedef {import("./engine").EngineEvent} EngineEvent */
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
-/** @typedef {"ready" | "running" | "stopped" | "error" | "disconnected"} Status */
+/** @typedef {"ready" | "running" | "paused" | "stopped" | "error" | "disconnected"} Status */
 
 /** The worker bundle's content-hashed name, set by build.mjs. */
 /* global WORKER_URL */
@@ -35,6 +39,19 @@ const statusEl = el("status");
 const statusDetail = /** @type {HTMLElement} */ (document.getElementById("status-detail"));
 const outputEl = el("output");
 const traceEl = el("trace");
+
+const sockets = createSocketsPanel({
+  body: el("sockets"),
+  empty: /** @type {HTMLElement} */ (document.getElementById("sockets-empty")),
+  note: /** @type {HTMLElement} */ (document.getElementById("sockets-note")),
+});
+const clients = createClientPanel({
+  list: /** @type {HTMLElement} */ (document.getElementById("clients")),
+  newButton: /** @type {HTMLButtonElement} */ (el("client-new")),
+  addrInput: /** @type {HTMLInputElement} */ (document.getElementById("client-addr")),
+  request: clientRequest,
+  defaultAddr: () => sockets.listeningAddr(),
+});
 
 // ---- The bridge's address ----
 
@@ -63,6 +80,7 @@ const editor = createEditor({
     clearTimeout(saveTimer);
     saveTimer = setTimeout(saveNow, SAVE_DELAY_MS);
   },
+  onBreakpoints: (lines) => debug.breakpointsChanged(lines),
 });
 
 /** The workspace answered a load: from now on every edit is saved. */
@@ -80,14 +98,19 @@ const saving = new Map();
 let saveErrorShown = false;
 
 setTimeout(() => {
-  if (!loaded && !fallback) openDefault("the workspace did not answer");
+  if (loaded || fallback) return;
+  openDefault("the workspace did not answer");
+  becomeReady();
 }, LOAD_TIMEOUT_MS);
 
-/** Opens the default program when the learner's saved one cannot be read. */
-function openDefault(/** @type {string} */ why) {
+/**
+ * Opens the default program when the learner's saved one cannot be read (yet).
+ * @param {string} [why] told to the learner; left out when the page already said why
+ */
+function openDefault(why) {
   fallback = true;
   editor.setDoc(echo);
-  say(`could not open your saved program (${why}); showing the example, and not saving yet`, "system");
+  if (why) say(`could not open your saved program (${why}); your edits are not saved until it can be`, "error");
 }
 
 /** @param {{source: string | null, error?: string}} msg */
@@ -95,6 +118,7 @@ function onLoaded(msg) {
   if (loaded) return;
   if (msg.error) {
     if (!fallback) openDefault(msg.error);
+    becomeReady();
     return;
   }
   loaded = true;
@@ -105,6 +129,7 @@ function onLoaded(msg) {
     editor.setDoc(msg.source ?? echo);
     if (fallback) say("opened your saved program", "system");
   }
+  becomeReady();
 }
 
 /** Saves the editor's text through the current worker, if it changed. */
@@ -171,6 +196,8 @@ let queuedRun = /** @type {string | null} */ (null);
 let runEndedAt = -Infinity;
 /** How soon after a run's end a crash of the engine is still that run's. */
 const CRASH_AFTER_EXIT_MS = 1000;
+/** How to run it: stop at the start, breakpoints. */
+let queuedOptions = /** @type {{debug?: boolean, breakpoints?: number[]}} */ ({});
 /** Diagnostics of the current run. */
 let diagnostics = /** @type {DiagnosticEvent[]} */ ([]);
 let retryTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
@@ -213,9 +240,8 @@ function onWorkerMessage(eng, msg) {
       eng.started = true;
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
-      if (statusEl.textContent === "disconnected") setStatus("ready");
       detail("");
-      if (queuedRun !== null) startRun();
+      becomeReady();
       break;
     case "startFailed":
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
@@ -232,12 +258,26 @@ function onWorkerMessage(eng, msg) {
     case "saved":
       onSaved(msg);
       break;
+    case "clientDone":
+      clientDone(msg);
+      break;
     case "engineStopped":
       engineGone(msg.message, "crash");
       break;
     default:
       console.warn("page: unknown message from the worker", msg);
   }
+}
+
+/**
+ * Status `ready` (after connecting or reconnecting) once the engine is connected
+ * and the editor holds the learner's program, so a test that waits for `ready`
+ * can edit and Run. A Run pressed meanwhile starts now.
+ */
+function becomeReady() {
+  if (!current?.started || (!loaded && !fallback)) return;
+  if (statusEl.textContent === "disconnected") setStatus("ready");
+  if (queuedRun !== null) startRun();
 }
 
 /** @param {EngineEvent} ev */
@@ -248,9 +288,23 @@ function onEngineEvent(ev) {
       break;
     case "call":
       traceCall(ev.id, ev.text);
+      lanes.onCall(ev.id, ev.text);
+      debug.onCall(ev.text);
       break;
     case "result":
       traceResult(ev.id, ev.text, ev.failed);
+      lanes.onResult(ev.id, ev.text, ev.failed);
+      debug.onResult();
+      break;
+    case "paused":
+      if (!running) break;
+      setStatus("paused");
+      debug.onPaused(ev);
+      break;
+    case "resumed":
+      if (!running) break;
+      setStatus("running");
+      debug.onResumed();
       break;
     case "diagnostic":
       diagnostics.push(ev);
@@ -263,6 +317,14 @@ function onEngineEvent(ev) {
     case "disconnected":
       engineGone(`lost the bridge: ${ev.message}`, "disconnect");
       break;
+    case "sockets":
+      sockets.show(ev.sockets, ev.message);
+      break;
+    case "client-data":
+    case "client-eof":
+    case "client-closed":
+      clients.onEvent(ev);
+      break;
     default:
       console.debug("page: engine event not shown", ev);
   }
@@ -274,21 +336,26 @@ function onEngineEvent(ev) {
  * @param {"crash" | "disconnect"} kind
  */
 function engineGone(message, kind) {
+  const wasStarted = current?.started ?? false;
   current?.worker.terminate();
   current = null;
-  if (!loaded && !fallback) openDefault(message);
+  sessionEnded("the bridge session ended");
+  if (!loaded && !fallback) openDefault();
   // A crash may be told just after the run it ended (its exit went out first).
   const crashedRun = kind === "crash" && (running || performance.now() - runEndedAt < CRASH_AFTER_EXIT_MS);
   if (running || crashedRun) {
+    if (running) debug.onEnded();
     running = false;
     cancelPending("the engine stopped");
     say(crashedRun ? `${message}. The engine has restarted: fix the program and press Run.` : message, "error");
   } else if (message !== lastFailure) {
     say(message, "system");
   }
-  if (crashedRun) {
-    // The program crashed the engine; the bridge is likely still there.
-    setStatus("error");
+  if (kind === "crash" && wasStarted) {
+    // engine.wasm itself ended (the program recursed too deeply, used all the memory, or
+    // panicked in a goroutine); the bridge is likely still there, so start over at once.
+    if (crashedRun || statusEl.textContent === "running" || statusEl.textContent === "paused") setStatus("error");
+    else if (statusEl.textContent === "ready") setStatus("disconnected");
     spawn();
   } else {
     lastFailure = message;
@@ -301,10 +368,14 @@ function engineGone(message, kind) {
 
 // ---- Run and Stop ----
 
-function run() {
+/** @param {{debug?: boolean, breakpoints?: number[]}} [opts] */
+function run(opts) {
   saveNow();
   if (running) stop(); // Run while running starts over
   queuedRun = editor.getDoc();
+  queuedOptions = opts ?? { breakpoints: editor.breakpoints() };
+  debug.reset();
+  lanes.reset();
   clearOutput();
   clearTrace();
   diagnostics = [];
@@ -313,7 +384,9 @@ function run() {
     startRun();
   } else {
     // Right after Stop this is a moment; without a bridge it is until the bridge is back.
-    if (statusEl.textContent === "disconnected") say("the program runs once the bridge is back", "system");
+    if (statusEl.textContent === "disconnected") {
+      say(`the program runs once the engine connects (last try: ${lastFailure || "connecting"})`, "system");
+    }
     updateButtons();
   }
 }
@@ -322,7 +395,8 @@ function startRun() {
   const source = /** @type {string} */ (queuedRun);
   queuedRun = null;
   running = true;
-  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source });
+  const { debug: stopAtStart = false, breakpoints = [] } = queuedOptions;
+  /** @type {Engine} */ (current).worker.postMessage({ type: "run", source, debug: stopAtStart, breakpoints });
   setStatus("running");
   updateButtons();
 }
@@ -339,7 +413,9 @@ function stop() {
   // Terminating the worker closes its WebSocket; the bridge then closes every socket of the session.
   current?.worker.terminate();
   current = null;
+  sessionEnded("Stop ended the session");
   cancelPending("stopped");
+  debug.onEnded();
   say("stopped", "system");
   setStatus("stopped");
   updateButtons();
@@ -352,6 +428,7 @@ function finishRun(error) {
   running = false;
   runEndedAt = performance.now();
   cancelPending("the program ended");
+  debug.onEnded();
   if (!error) {
     say("program exited", "system");
     setStatus("stopped");
@@ -365,6 +442,7 @@ function finishRun(error) {
 
 function updateButtons() {
   stopButton.disabled = !running && queuedRun === null;
+  debug.update();
 }
 
 /** @param {Status} s */
@@ -378,6 +456,19 @@ function detail(/** @type {string} */ text) {
 }
 
 runButton.addEventListener("click", () => run());
+
+// ---- The debugger and the lanes drawing ----
+
+const debug = createDebugger({
+  editor,
+  send: (msg) => current?.worker.postMessage(msg),
+  run: (opts) => run(opts),
+  stop: () => stop(),
+  running: () => running,
+  detail,
+  trace: traceEl,
+});
+const lanes = createLanes(el("lanes"), traceEl);
 stopButton.addEventListener("click", () => stop());
 document.addEventListener("keydown", (e) => {
   // The editor has its own binding; this one is for focus elsewhere on the page.
@@ -386,6 +477,43 @@ document.addEventListener("keydown", (e) => {
     run();
   }
 });
+
+// ---- The client panel's requests, through the current worker ----
+
+/** Client requests waiting for the worker's answer, by id. */
+const clientRequests = new Map();
+
+/**
+ * @param {import("./engine").ClientOp} op
+ * @param {object} args
+ * @returns {Promise<any>}
+ */
+function clientRequest(op, args) {
+  if (!current?.started) return Promise.reject(new Error("not connected to the bridge"));
+  const id = ++requestID;
+  const worker = current.worker;
+  return new Promise((resolve, reject) => {
+    clientRequests.set(id, { resolve, reject });
+    worker.postMessage({ type: "client", id, op, args });
+  });
+}
+
+/** @param {{id: number, result?: any, error?: string}} msg */
+function clientDone(msg) {
+  const req = clientRequests.get(msg.id);
+  clientRequests.delete(msg.id);
+  if (!req) return;
+  if (msg.error !== undefined) req.reject(new Error(msg.error));
+  else req.resolve(msg.result);
+}
+
+/** The worker's session is gone, and with it every socket and client of it. */
+function sessionEnded(/** @type {string} */ why) {
+  for (const req of clientRequests.values()) req.reject(new Error(why));
+  clientRequests.clear();
+  clients.sessionEnded(why);
+  sockets.clear();
+}
 
 // ---- Output ----
 

@@ -84,6 +84,8 @@ importScripts("wasm_exec.js");
 
 /** @type {SockstepEngine | null} */
 let engine = null;
+/** @type {Go | null} */
+let go = null;
 /** Messages that arrived before the engine was there. */
 /** @type {ToWorker[]} */
 const queue = [];
@@ -104,7 +106,7 @@ self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
  * @param {string} bridgeURL
  */
 async function boot(module, bridgeURL) {
-  const go = new Go();
+  go = new Go();
   /** @type {number | undefined} */
   let exitCode;
   const exit = go.exit;
@@ -113,9 +115,10 @@ async function boot(module, bridgeURL) {
     exited = true;
     exit(code);
   };
+  const g = go;
   const instance = await WebAssembly.instantiate(module, go.importObject);
   // Not awaited: it resolves when the Go program exits, which the engine never should.
-  go.run(instance).then(
+  g.run(instance).then(
     () => engineStopped(crashMessage(exitCode)),
     (err) => engineStopped(`the engine stopped: ${describe(err)}`),
   );
@@ -176,12 +179,29 @@ async function handle(msg) {
   switch (msg.type) {
     case "run":
       try {
-        await e.run(msg.source);
+        await e.run(msg.source, { debug: !!msg.debug, breakpoints: msg.breakpoints ?? [] });
         post({ type: "runDone", error: "" });
       } catch (err) {
-        // When the engine itself died, the run's failure is a symptom ("cannot read exports"); say the cause.
-        if (exited) engineStopped(crashMessage(undefined));
-        else post({ type: "runDone", error: describe(err) || "the run failed" });
+        // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
+        // program), run fails with a JavaScript error about the lost instance
+        // ("cannot read exports"); engineStopped says what happened instead.
+        if (exited || stopped || go?.exited) {
+          engineStopped(crashMessage(undefined));
+          break;
+        }
+        post({ type: "runDone", error: describe(err) || "the run failed" });
+      }
+      break;
+    case "step":
+    case "pause":
+    case "setBreakpoints":
+      // While a program runs; a refusal (not paused, no program) is only worth a note.
+      try {
+        if (msg.type === "step") await e.step(msg.kind, msg.goroutine ?? 0);
+        else if (msg.type === "pause") await e.pause();
+        else await e.setBreakpoints(msg.lines);
+      } catch (err) {
+        console.debug(`worker: ${msg.type}: ${describe(err)}`);
       }
       break;
     case "load":
@@ -198,6 +218,14 @@ async function handle(msg) {
         post({ type: "saved", id: msg.id });
       } catch (err) {
         post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
+      }
+      break;
+    case "client":
+      try {
+        const result = await e.client(msg.op, msg.args);
+        post({ type: "clientDone", id: msg.id, result: result ?? null });
+      } catch (err) {
+        post({ type: "clientDone", id: msg.id, error: describe(err) || "the client operation failed" });
       }
       break;
     default:

@@ -24,6 +24,7 @@ import (
 
 	"sockstep/native/wire"
 	"sockstep/wasm/exports"
+	"sockstep/wasm/stepper"
 )
 
 // A Caller performs one call on the host: the relay's Call.
@@ -31,6 +32,22 @@ type Caller func(ctx context.Context, c *wire.Call) (*wire.Result, error)
 
 // ErrBusy is returned by Run while another program runs.
 var ErrBusy = errors.New("a program is already running")
+
+// ErrNotRunning is returned by Step, Pause and SetBreakpoints when no
+// program runs.
+var ErrNotRunning = errors.New("no program is running")
+
+// Options say how a program runs.
+type Options struct {
+	// Debug stops the program at the first line main runs.
+	Debug bool
+	// Breakpoints are lines to stop at.
+	Breakpoints []int
+	// Plain runs the learner's source as written, without the stepper's
+	// hooks: no stops, and panics placed at their function's first
+	// statement. For measuring what the hooks cost.
+	Plain bool
+}
 
 // closeTimeout bounds the closing of a finished program's descriptors.
 const closeTimeout = 5 * time.Second
@@ -43,6 +60,7 @@ type Engine struct {
 	emit    func(Event)
 	ids     atomic.Uint64 // numbers call events, so the page pairs them with results
 	running atomic.Bool
+	stepper atomic.Pointer[stepper.Stepper] // the running program's
 }
 
 // New returns an engine.
@@ -59,23 +77,64 @@ func New(call Caller, emit func(Event)) *Engine {
 // ends). A goroutine that never makes a call — a busy loop — runs on until
 // the worker is terminated, which is how the page stops a program.
 func (e *Engine) Run(ctx context.Context, source string) error {
+	return e.RunWith(ctx, source, Options{})
+}
+
+// RunWith is Run with options: stop at the start, breakpoints. Every run
+// but a Plain one carries the stepper's hooks, so a running program can be
+// paused and its panics are placed at the failing line.
+func (e *Engine) RunWith(ctx context.Context, source string, opts Options) error {
 	if !e.running.CompareAndSwap(false, true) {
 		return ErrBusy
 	}
 	defer e.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{e: e, ctx: ctx, open: map[int]bool{}, exited: make(chan string, 1)}
+	r := &run{e: e, ctx: ctx, open: map[int]bool{}, exited: make(chan string, 1), opts: opts}
 	r.out = &output{emit: e.emit}
+	defer e.stepper.Store(nil)
 	return r.run(source)
+}
+
+// Step resumes a paused program: kind is one of stepper's kinds (step,
+// into, out, call, continue), goroutine the one to step (0: the one that
+// stopped).
+func (e *Engine) Step(kind string, goroutine int) error {
+	s := e.stepper.Load()
+	if s == nil {
+		return ErrNotRunning
+	}
+	return s.Step(kind, goroutine)
+}
+
+// Pause stops the running program at the next line a goroutine reaches.
+func (e *Engine) Pause() error {
+	s := e.stepper.Load()
+	if s == nil {
+		return ErrNotRunning
+	}
+	s.Pause()
+	return nil
+}
+
+// SetBreakpoints replaces the running program's breakpoints.
+func (e *Engine) SetBreakpoints(lines []int) error {
+	s := e.stepper.Load()
+	if s == nil {
+		return ErrNotRunning
+	}
+	s.SetBreakpoints(lines)
+	return nil
 }
 
 // run is one program's run.
 type run struct {
-	e      *Engine
-	ctx    context.Context
-	out    *output
-	exited chan string // os.Exit's status, from any goroutine
+	e       *Engine
+	ctx     context.Context
+	out     *output
+	exited  chan string // os.Exit's status, from any goroutine
+	opts    Options
+	stepper *stepper.Stepper // nil for a plain run
 
 	mu       sync.Mutex
 	ended    bool
@@ -85,20 +144,12 @@ type run struct {
 }
 
 func (r *run) run(source string) error {
-	i := interp.New(interp.Options{
-		Stdin:                strings.NewReader(""),
-		Stdout:               r.out.writer("stdout"),
-		Stderr:               &panicFilter{r.out.writer("stderr"), r.panicking},
-		Args:                 []string{"main"},
-		SourcecodeFilesystem: noFiles{},
-	})
-	if err := r.use(i); err != nil {
-		return r.finish(fmt.Sprintf("set up the interpreter: %v", err))
-	}
-
-	prog, err := compile(i, source)
+	i, prog, err := r.compile(source)
 	if err != nil {
 		return r.failed(err)
+	}
+	if i == nil {
+		return r.finish(fmt.Sprintf("set up the interpreter: %v", err))
 	}
 
 	type result struct{ err error }
@@ -109,6 +160,9 @@ func (r *run) run(source string) error {
 				done <- result{interp.Panic{Value: v}}
 			}
 		}()
+		if s := r.stepper; s != nil {
+			defer s.Done(s.Go()) // main is goroutine 1
+		}
 		// Not ExecuteWithContext: in yaegi v0.16.1 its goroutine writes the
 		// named results that its cancelled return also writes (a data race),
 		// and the browser stops a program by terminating the worker anyway.
@@ -128,9 +182,74 @@ func (r *run) run(source string) error {
 	}
 }
 
-func (r *run) use(i *interp.Interpreter) error {
+// compile compiles source with the stepper's hooks (unless the run is
+// plain). Should the hooked source not compile, the learner's own source is
+// compiled in a fresh interpreter: its errors are the learner's, with
+// yaegi's exact positions; and should it compile, it runs without stepping
+// rather than not at all. i is nil when no interpreter could be set up.
+func (r *run) compile(source string) (*interp.Interpreter, *interp.Program, error) {
+	if !r.opts.Plain {
+		if p, err := stepper.Instrument(source); err == nil {
+			s := stepper.New(p, stepper.Options{
+				Breakpoints: r.opts.Breakpoints,
+				StopAtStart: r.opts.Debug,
+				OnStop:      r.paused,
+				OnResume:    func() { r.out.event(Event{Type: TypeResumed}) },
+			})
+			i, err := r.interpreter(s)
+			if err != nil {
+				return nil, nil, err
+			}
+			if prog, err := compile(i, p.Source); err == nil {
+				r.stepper = s
+				r.e.stepper.Store(s)
+				return i, prog, nil
+			}
+		}
+	}
+	i, err := r.interpreter(nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	prog, err := compile(i, source)
+	if err == nil && !r.opts.Plain {
+		r.out.writer("stderr").Write([]byte("sockstep: stepping is off for this program: the stepper could not instrument it\n"))
+	}
+	return i, prog, err
+}
+
+// interpreter is a fresh yaegi with the program's packages, and the
+// stepper's hooks when s is not nil.
+func (r *run) interpreter(s *stepper.Stepper) (*interp.Interpreter, error) {
+	i := interp.New(interp.Options{
+		Stdin:                strings.NewReader(""),
+		Stdout:               r.out.writer("stdout"),
+		Stderr:               &panicFilter{r.out.writer("stderr"), r.panicking},
+		Args:                 []string{"main"},
+		SourcecodeFilesystem: noFiles{},
+	})
+	call := exports.Caller(r.syscall)
+	if s != nil {
+		call = s.Caller(r.syscall)
+		if err := i.Use(s.Exports()); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.use(i, call); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// paused reports a stop of the program.
+func (r *run) paused(s stepper.Stop) {
+	r.out.event(Event{Type: TypePaused, Goroutine: s.Goroutine, Line: s.Line, Reason: s.Reason, Text: s.Call,
+		Variables: s.Variables, Goroutines: s.Goroutines, TraceLength: s.TraceLen})
+}
+
+func (r *run) use(i *interp.Interpreter, call exports.Caller) error {
 	syms := exports.Standard()
-	for _, x := range []interp.Exports{exports.Syscall(r.syscall), exports.Net(r.syscall)} {
+	for _, x := range []interp.Exports{exports.Syscall(call), exports.Net(call)} {
 		for k, v := range x {
 			syms[k] = v
 		}
@@ -212,6 +331,9 @@ func (r *run) finish(status string) error {
 	r.mu.Unlock()
 	slices.Sort(fds)
 
+	if r.stepper != nil {
+		r.stepper.End()
+	}
 	r.out.event(Event{Type: TypeExit, Error: status})
 	r.out.close()
 	for _, fd := range fds {
@@ -228,7 +350,7 @@ func (r *run) finish(status string) error {
 func (r *run) closeQuietly(fd int) {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	r.e.call(ctx, &wire.Call{Op: wire.OpClose, FD: fd})
+	r.e.call(ctx, &wire.Call{Op: wire.OpClose, FD: fd, AtExit: true})
 }
 
 // syscall performs one call of the program's syscall or net package,
@@ -287,6 +409,13 @@ func (r *run) isEnded() bool {
 // than main ends the whole Go program right after, with no other chance to
 // say where it happened.
 func (r *run) panicking(at place) {
+	if r.stepper != nil {
+		// yaegi names the first statement of the function; the hooks know
+		// the line that function last reached.
+		if line := r.stepper.PanicLine(at.line); line != at.line {
+			at.line, at.column = line, 0
+		}
+	}
 	r.mu.Lock()
 	first := !r.inPanic
 	if first {

@@ -124,6 +124,8 @@ func TestPrograms(t *testing.T) {
 			diag: &Event{Kind: KindCompile, Line: 5, Column: 15, Message: "package net \"net\" has no symbol Listen"}, exit: "the program did not compile"},
 		{name: "panic", body: "func f() {\n\tpanic(\"boom\")\n}\n\nfunc main() {\n\tfmt.Println(\"before\")\n\tf()\n}\n",
 			stdout: "before\n", diag: &Event{Kind: KindPanic, Line: line + 1, Message: "panic in main.f"}, exit: "panic: boom"},
+		{name: "panic at its line", body: "func f(xs []int) int {\n\ta := 1\n\treturn xs[a]\n}\n\nfunc main() {\n\tf(nil)\n}\n",
+			diag: &Event{Kind: KindPanic, Line: line + 2, Message: "panic in main.f"}, exit: "panic: reflect: slice index out of range"},
 		{name: "exit", body: "func main() {\n\tfmt.Println(\"bye\")\n\tos.Exit(3)\n\tfmt.Println(\"never\")\n}\n",
 			stdout: "bye\n", exit: "exit status 3"},
 		{name: "exit 0", body: "func main() {\n\tos.Exit(0)\n}\n"},
@@ -311,5 +313,22 @@ func TestOutputIsBatched(t *testing.T) {
 	}
 	if !strings.HasSuffix(rec.stdout(), "998\n999\n") {
 		t.Errorf("output lost its end")
+	}
+}
+
+func TestSessionEventShape(t *testing.T) {
+	ev, ok := FromBridge(&wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: "5f0c"})
+	if !ok {
+		t.Fatal("the hello's session id is not passed to the page")
+	}
+	if _, ok := FromBridge(&wire.Event{Kind: wire.EventHello}); ok {
+		t.Error("a hello without a session id should not reach the page")
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"type":"session","id":"5f0c"}`; string(b) != want {
+		t.Errorf("got %s; want %s", b, want)
 	}
 }

@@ -1,15 +1,27 @@
 package engine
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"sockstep/native/wire"
+	"sockstep/wasm/stepper"
+)
 
 // Event types, as docs/architecture.md and site/src/engine.d.ts list them.
 const (
-	TypeOutput       = "output"       // Stream, Text
-	TypeCall         = "call"         // ID, Text
-	TypeResult       = "result"       // ID, Text, Failed
-	TypeDiagnostic   = "diagnostic"   // Kind, Line, Column, Message
-	TypeExit         = "exit"         // Error
-	TypeDisconnected = "disconnected" // Message
+	TypeOutput       = "output"        // Stream, Text
+	TypeCall         = "call"          // ID, Text
+	TypeResult       = "result"        // ID, Text, Failed
+	TypeDiagnostic   = "diagnostic"    // Kind, Line, Column, Message
+	TypeExit         = "exit"          // Error
+	TypeDisconnected = "disconnected"  // Message
+	TypeSockets      = "sockets"       // Sockets, Message
+	TypeClientData   = "client-data"   // Client, Data
+	TypeClientEOF    = "client-eof"    // Client, Message
+	TypeClientClosed = "client-closed" // Client, Message
+	TypePaused       = "paused"        // Goroutine, Line, Reason, Text (the call), Variables, Goroutines, TraceLength
+	TypeResumed      = "resumed"       // nothing more
+	TypeSession      = "session"       // Session
 )
 
 // Diagnostic kinds.
@@ -29,8 +41,38 @@ type Event struct {
 	Kind    string // diagnostic: KindCompile or KindPanic
 	Line    int    // diagnostic: 1-based
 	Column  int    // diagnostic: 1-based, 0 when unknown
-	Message string // diagnostic, disconnected
+	Message string // diagnostic, disconnected, sockets (what is unknown), client-eof, client-closed
 	Error   string // exit: empty when the program ended normally
+
+	Sockets     []wire.SocketInfo   // sockets: the whole table
+	Client      uint64              // client-data, client-eof, client-closed: the client panel's id
+	Data        []byte              // client-data: the bytes received (base64 in JSON)
+	Goroutine   int                 // paused: the goroutine that stopped
+	Reason      string              // paused: breakpoint, step, call or pause
+	Variables   []stepper.Var       // paused: in scope at Line
+	Goroutines  []stepper.Goroutine // paused: every goroutine
+	TraceLength int                 // paused: call events sent before the stop
+	Session     string              // session: the bridge's id of this page's session, for its HTTP API
+}
+
+// FromBridge turns an event the bridge pushed into the page's event; ok is
+// false for events the page is not told about (hello).
+func FromBridge(e *wire.Event) (ev Event, ok bool) {
+	switch e.Kind {
+	case wire.EventHello:
+		// The hello names the session: the page needs the id to ask the
+		// bridge to check a lesson against this session.
+		return Event{Type: TypeSession, Session: e.Session}, e.Session != ""
+	case wire.EventSockets:
+		return Event{Type: TypeSockets, Sockets: e.Sockets, Message: e.Message}, true
+	case wire.EventClientData:
+		return Event{Type: TypeClientData, Client: e.Client, Data: e.Data}, true
+	case wire.EventClientEOF:
+		return Event{Type: TypeClientEOF, Client: e.Client, Message: e.Message}, true
+	case wire.EventClientClosed:
+		return Event{Type: TypeClientClosed, Client: e.Client, Message: e.Message}, true
+	}
+	return Event{}, false
 }
 
 // MarshalJSON encodes exactly the fields of e's type, so the page sees the
@@ -69,6 +111,55 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Type  string `json:"type"`
 			Error string `json:"error"`
 		}{e.Type, e.Error})
+	case TypeSession:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+			ID   string `json:"id"`
+		}{e.Type, e.Session})
+	case TypeSockets:
+		sockets := e.Sockets
+		if sockets == nil {
+			sockets = []wire.SocketInfo{} // [] rather than null: no sockets
+		}
+		return json.Marshal(struct {
+			Type    string            `json:"type"`
+			Sockets []wire.SocketInfo `json:"sockets"`
+			Message string            `json:"message"`
+		}{e.Type, sockets, e.Message})
+	case TypeClientData:
+		return json.Marshal(struct {
+			Type   string `json:"type"`
+			Client uint64 `json:"client"`
+			Data   []byte `json:"data"`
+		}{e.Type, e.Client, e.Data})
+	case TypeClientEOF, TypeClientClosed:
+		return json.Marshal(struct {
+			Type    string `json:"type"`
+			Client  uint64 `json:"client"`
+			Message string `json:"message"`
+		}{e.Type, e.Client, e.Message})
+	case TypePaused:
+		vars, gs := e.Variables, e.Goroutines
+		if vars == nil {
+			vars = []stepper.Var{}
+		}
+		if gs == nil {
+			gs = []stepper.Goroutine{}
+		}
+		return json.Marshal(struct {
+			Type        string              `json:"type"`
+			Goroutine   int                 `json:"goroutine"`
+			Line        int                 `json:"line"`
+			Reason      string              `json:"reason"`
+			Call        string              `json:"call"`
+			Variables   []stepper.Var       `json:"variables"`
+			Goroutines  []stepper.Goroutine `json:"goroutines"`
+			TraceLength int                 `json:"traceLength"`
+		}{e.Type, e.Goroutine, e.Line, e.Reason, e.Text, vars, gs, e.TraceLength})
+	case TypeResumed:
+		return json.Marshal(struct {
+			Type string `json:"type"`
+		}{e.Type})
 	default:
 		return json.Marshal(struct {
 			Type    string `json:"type"`

@@ -1,0 +1,50 @@
+// Lesson 5: greet one client, answer each name it sends, and stop when it
+// closes.
+package main
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9005, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		fmt.Println("bind:", err)
+		return
+	}
+	if err := syscall.Listen(fd, 5); err != nil {
+		fmt.Println("listen:", err)
+		return
+	}
+	fmt.Println("listening on 127.0.0.1:9005")
+
+	conn, _, err := syscall.Accept(fd)
+	if err != nil {
+		fmt.Println("accept:", err)
+		return
+	}
+	defer syscall.Close(conn)
+	syscall.Write(conn, []byte("What is your name?\n"))
+
+	buf := make([]byte, 1024)
+	for {
+		n, err := syscall.Read(conn, buf)
+		if err != nil {
+			fmt.Println("read:", err)
+			return
+		}
+		if n == 0 {
+			fmt.Println("the client closed its end")
+			return
+		}
+		name := strings.TrimRight(string(buf[:n]), "\r\n")
+		syscall.Write(conn, []byte("Hello, "+name+"!\n"))
+	}
+}

@@ -1,0 +1,60 @@
+// Lesson 7: a line server that copes with telnet's "\r\n" and with lines
+// that arrive in pieces: it answers each line reversed.
+package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9007, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		fmt.Println("bind:", err)
+		return
+	}
+	if err := syscall.Listen(fd, 5); err != nil {
+		fmt.Println("listen:", err)
+		return
+	}
+	fmt.Println("listening on 127.0.0.1:9007")
+
+	for {
+		conn, _, err := syscall.Accept(fd)
+		if err != nil {
+			fmt.Println("accept:", err)
+			return
+		}
+		serve(conn)
+		syscall.Close(conn)
+	}
+}
+
+// serve answers each line of one client reversed, until it leaves.
+func serve(conn int) {
+	buf := make([]byte, 1024)
+	for {
+		n, err := syscall.Read(conn, buf)
+		if err != nil || n == 0 {
+			return
+		}
+		// TODO: this treats whatever one read returns as one line. Keep the
+		// bytes in a buffer, answer each complete line (up to '\n', without
+		// a '\r' before it), and keep the rest for the next read.
+		syscall.Write(conn, []byte(reverse(string(buf[:n]))))
+	}
+}
+
+// reverse returns s backwards: "hello" → "olleh".
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}

@@ -1,0 +1,72 @@
+// Lesson 11: the reversing line server of lesson 7, serving many clients at
+// once.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9011, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		fmt.Println("bind:", err)
+		return
+	}
+	if err := syscall.Listen(fd, 5); err != nil {
+		fmt.Println("listen:", err)
+		return
+	}
+	fmt.Println("listening on 127.0.0.1:9011")
+
+	for {
+		conn, _, err := syscall.Accept(fd)
+		if err != nil {
+			fmt.Println("accept:", err)
+			return
+		}
+		// TODO: while serve talks with this client, every other client
+		// waits. Serve each client in a goroutine of its own (and let that
+		// goroutine close its socket).
+		serve(conn)
+		syscall.Close(conn)
+	}
+}
+
+// serve answers each line of one client reversed, until it leaves.
+func serve(conn int) {
+	buf := make([]byte, 1024)
+	var pending []byte // read, but not yet a whole line
+	for {
+		n, err := syscall.Read(conn, buf)
+		if err != nil || n == 0 {
+			return
+		}
+		pending = append(pending, buf[:n]...)
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break // the rest of the line is still on its way
+			}
+			line := strings.TrimSuffix(string(pending[:i]), "\r")
+			pending = pending[i+1:]
+			syscall.Write(conn, []byte(reverse(line)+"\r\n"))
+		}
+	}
+}
+
+// reverse returns s backwards: "hello" → "olleh".
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}

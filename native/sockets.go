@@ -1,0 +1,121 @@
+package native
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	"golang.org/x/sys/unix"
+
+	"sockstep/native/wire"
+)
+
+// The kernel's own view of a session's sockets: read on demand, never
+// modelled. Platform code (sockets_linux.go, sockets_darwin.go) supplies
+// describe, which asks the kernel about one descriptor, and leftovers, which
+// reads the kernel's table for sockets no descriptor owns.
+
+// notePort remembers the local port of the learner's descriptor fd, after a
+// bind, connect or listen gave it one: leftovers are looked for there.
+func (s *Session) notePort(fd int) {
+	sk, err := s.lookup(fd)
+	if err != nil {
+		return
+	}
+	var port int
+	sk.control(func(fd int) {
+		if sa, err := unix.Getsockname(fd); err == nil {
+			port = int(addrPort(sa).Port())
+		}
+	})
+	s.Watch(uint16(port))
+}
+
+// Watch adds ports on which Sockets reports leftovers, besides the ports the
+// session's own sockets have had: the bridge passes the ports of the page's
+// previous run, so the TIME_WAIT it left shows in the new session. Port 0 is
+// ignored.
+func (s *Session) Watch(ports ...uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ports {
+		if p != 0 {
+			s.ports[p] = struct{}{}
+		}
+	}
+}
+
+// Ports returns, in order, the local ports the session's sockets have had
+// (bound, connected from, listened on, the client panel's) and the ports it
+// was told to Watch.
+func (s *Session) Ports() []uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]uint16, 0, len(s.ports))
+	for p := range s.ports {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Sockets returns the kernel's view of every socket of the session: the
+// learner's descriptors in order, then the client panel's connections, then
+// the leftovers on the session's ports that no descriptor owns (TIME_WAIT,
+// FIN_WAIT2, connections not yet accepted). What the host cannot tell is left
+// unset in each entry; a non-nil error says that a whole part of the table —
+// the leftovers — could not be read, and the rest is still returned.
+func (s *Session) Sockets() ([]wire.SocketInfo, error) {
+	type owned struct {
+		fd int
+		sk *sock
+	}
+	s.mu.Lock()
+	socks := make([]owned, 0, len(s.fds))
+	for fd, sk := range s.fds {
+		if sk != nil {
+			socks = append(socks, owned{fd, sk})
+		}
+	}
+	clients := make([]*client, 0, len(s.clients))
+	for _, c := range s.clients {
+		clients = append(clients, c)
+	}
+	ports := make(map[uint16]bool, len(s.ports))
+	for p := range s.ports {
+		ports[p] = true
+	}
+	s.mu.Unlock()
+	slices.SortFunc(socks, func(a, b owned) int { return cmp.Compare(a.fd, b.fd) })
+	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
+
+	var out []wire.SocketInfo
+	for _, o := range socks {
+		var info wire.SocketInfo
+		if o.sk.control(func(fd int) { info = describe(fd) }) != nil {
+			continue // closed meanwhile
+		}
+		info.FD = o.fd
+		out = append(out, info)
+	}
+	for _, c := range clients {
+		raw, err := c.conn.SyscallConn()
+		if err != nil {
+			continue
+		}
+		var info wire.SocketInfo
+		if raw.Control(func(fd uintptr) { info = describe(int(fd)) }) != nil {
+			continue
+		}
+		info.Client = c.id
+		out = append(out, info)
+	}
+	left, err := leftovers(ports)
+	if err != nil {
+		err = fmt.Errorf("leftover sockets unknown: %w", err)
+	}
+	return append(out, left...), err
+}
+
+// intp is a pointer to a copy of n, for the optional fields of SocketInfo.
+func intp(n int) *int { return &n }

@@ -1,0 +1,253 @@
+// The debugger's controls and panels: Step, Step into, Step out, Next call,
+// Continue, Pause (buttons and F-keys), the variables in scope, the
+// goroutines, and the history of stops. Stepping itself lives in the worker;
+// this module sends what the learner asks for and renders what the engine
+// reports in its `paused` and `resumed` events.
+
+/** @typedef {import("./engine").PausedEvent} PausedEvent */
+/** @typedef {import("./engine").StepKind} StepKind */
+/** @typedef {import("./engine").ToWorker} ToWorker */
+/** @typedef {import("./engine").Variable} Variable */
+
+/** What the learner reads next to a goroutine blocked in a call. */
+const WAITING = /** @type {Record<string, string>} */ ({
+  accept: "waiting for a client to connect",
+  read: "waiting for data from the other side",
+  write: "waiting for room to send",
+  connect: "waiting for the connection",
+});
+
+/** "accept(3) — waiting for a client to connect" */
+export function blockedText(/** @type {string} */ call) {
+  const op = call.slice(0, call.indexOf("("));
+  return WAITING[op] ? `${call} — ${WAITING[op]}` : call;
+}
+
+/**
+ * @param {object} o
+ * @param {ReturnType<typeof import("./editor.js").createEditor>} o.editor
+ * @param {(msg: ToWorker) => void} o.send       posts to the current worker
+ * @param {(opts: {debug?: boolean, breakpoints?: number[]}) => void} o.run
+ * @param {() => void} o.stop
+ * @param {() => boolean} o.running              a program runs (paused or not)
+ * @param {(text: string) => void} o.detail      the status line's detail
+ * @param {HTMLElement} o.trace                  the trace panel, to show a stop's share of it
+ */
+export function createDebugger({ editor, send, run, stop, running, detail, trace }) {
+  const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
+  const buttons = /** @type {Record<string, HTMLButtonElement>} */ ({
+    step: el("step"),
+    into: el("step-into"),
+    out: el("step-out"),
+    call: el("next-call"),
+    continue: el("continue"),
+    pause: el("pause"),
+  });
+  const variablesEl = el("variables");
+  const goroutinesEl = el("goroutines");
+  const historyEl = el("history");
+  const scrubber = /** @type {HTMLInputElement} */ (historyEl.querySelector("input[type=range]"));
+  const historyLabel = /** @type {HTMLElement} */ (historyEl.querySelector(".history-label"));
+  const historyVars = /** @type {HTMLElement} */ (historyEl.querySelector(".history-vars"));
+
+  let paused = false;
+  /** The goroutine the next step applies to. */
+  let selected = 0;
+  /** The last step asked for, to tell the learner what a blocked step waits for. */
+  let stepping = false;
+  /** Every stop of this run, in order. */
+  const history = /** @type {PausedEvent[]} */ ([]);
+
+  /** @param {StepKind} kind */
+  function step(kind) {
+    if (!paused) return;
+    stepping = kind !== "continue";
+    send({ type: "step", kind, goroutine: kind === "call" || kind === "continue" ? 0 : selected });
+  }
+
+  /** F5: continue when paused, run (stopping at breakpoints) when nothing runs. */
+  function runOrContinue() {
+    if (paused) step("continue");
+    else if (!running()) run({ breakpoints: editor.breakpoints() });
+  }
+
+  /** F10/F11 with nothing running starts the program paused at its first line. */
+  function stepOrStart(/** @type {StepKind} */ kind) {
+    if (paused) step(kind);
+    else if (!running()) run({ debug: true, breakpoints: editor.breakpoints() });
+  }
+
+  buttons.step.addEventListener("click", () => stepOrStart("step"));
+  buttons.into.addEventListener("click", () => stepOrStart("into"));
+  buttons.out.addEventListener("click", () => step("out"));
+  buttons.call.addEventListener("click", () => stepOrStart("call"));
+  buttons.continue.addEventListener("click", () => runOrContinue());
+  buttons.pause.addEventListener("click", () => {
+    if (running() && !paused) send({ type: "pause" });
+  });
+
+  // The common debugger keys, wherever the focus is; capture, so the editor does not see them.
+  document.addEventListener(
+    "keydown",
+    (e) => {
+      const key = e.key;
+      if (!/^F(5|9|10|11)$/.test(key) || e.ctrlKey || e.metaKey || e.altKey) return;
+      e.preventDefault();
+      e.stopPropagation();
+      if (key === "F5") e.shiftKey ? stop() : runOrContinue();
+      else if (key === "F9") editor.toggleBreakpoint(undefined);
+      else if (key === "F10") stepOrStart("step");
+      else if (key === "F11") e.shiftKey ? step("out") : stepOrStart("into");
+    },
+    true,
+  );
+
+  scrubber.addEventListener("input", () => showHistory(Number(scrubber.value)));
+
+  function update() {
+    for (const k of ["step", "into", "call"]) buttons[k].disabled = running() && !paused;
+    buttons.out.disabled = !paused;
+    buttons.continue.disabled = running() && !paused;
+    buttons.pause.disabled = !running() || paused;
+  }
+
+  /** @param {Variable[]} vars @param {HTMLElement} into */
+  function renderVariables(vars, into) {
+    into.replaceChildren();
+    if (!vars.length) {
+      into.append(note("no variables in scope"));
+      return;
+    }
+    for (const v of vars) {
+      const row = document.createElement("div");
+      row.className = "var";
+      row.dataset.name = v.name;
+      if (v.changed) row.dataset.changed = "true";
+      const name = document.createElement("span");
+      name.className = "var-name";
+      name.textContent = v.name;
+      const value = document.createElement("span");
+      value.className = "var-value";
+      value.textContent = v.value;
+      row.append(name, " = ", value);
+      if (v.changed) row.title = "changed since the last stop";
+      into.append(row);
+    }
+  }
+
+  /** @param {PausedEvent} ev */
+  function renderGoroutines(ev) {
+    goroutinesEl.replaceChildren();
+    for (const g of ev.goroutines) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "goroutine";
+      b.dataset.goroutine = String(g.id);
+      b.dataset.state = g.state;
+      b.setAttribute("aria-pressed", String(g.id === selected));
+      const where = g.line ? `line ${g.line}` : "not started";
+      const state = g.state === "blocked" ? `blocked in ${blockedText(g.call)}` : g.state;
+      b.textContent = `#${g.id}${g.id === 1 ? " main" : ""} · ${where} · ${state}`;
+      b.title = "Step this goroutine";
+      b.addEventListener("click", () => {
+        selected = g.id;
+        for (const other of goroutinesEl.querySelectorAll("button")) {
+          other.setAttribute("aria-pressed", String(other === b));
+        }
+        if (g.line) editor.setCurrentLine(g.line);
+      });
+      goroutinesEl.append(b);
+    }
+  }
+
+  /** Shows stop i of the history: its line, variables and share of the trace. */
+  function showHistory(/** @type {number} */ i) {
+    const ev = history[i];
+    if (!ev) return;
+    const why = ev.reason === "call" ? ev.call : ev.reason;
+    historyLabel.textContent = `stop ${i + 1} of ${history.length}: line ${ev.line}, goroutine #${ev.goroutine} (${why}), ${ev.traceLength} calls`;
+    renderVariables(ev.variables, historyVars);
+    [...trace.children].forEach((li, n) => {
+      /** @type {HTMLElement} */ (li).dataset.afterStop = String(i < history.length - 1 && n >= ev.traceLength);
+    });
+  }
+
+  function note(/** @type {string} */ text) {
+    const p = document.createElement("p");
+    p.className = "note";
+    p.textContent = text;
+    return p;
+  }
+
+  function reset() {
+    paused = false;
+    stepping = false;
+    selected = 0;
+    history.length = 0;
+    editor.setCurrentLine(null);
+    variablesEl.replaceChildren(note("Variables show here when the program is paused."));
+    goroutinesEl.replaceChildren(note("Goroutines show here when the program is paused."));
+    scrubber.max = "0";
+    scrubber.value = "0";
+    scrubber.disabled = true;
+    historyLabel.textContent = "no stops yet";
+    historyVars.replaceChildren();
+    update();
+  }
+
+  reset();
+
+  return {
+    reset,
+    update,
+    get paused() {
+      return paused;
+    },
+
+    /** @param {PausedEvent} ev */
+    onPaused(ev) {
+      paused = true;
+      stepping = false;
+      selected = ev.goroutine;
+      editor.setCurrentLine(ev.line);
+      renderVariables(ev.variables, variablesEl);
+      renderGoroutines(ev);
+      history.push(ev);
+      scrubber.disabled = false;
+      scrubber.max = String(history.length - 1);
+      scrubber.value = String(history.length - 1);
+      showHistory(history.length - 1);
+      detail(ev.reason === "call" ? ev.call : `line ${ev.line} (${ev.reason})`);
+      update();
+    },
+
+    onResumed() {
+      paused = false;
+      editor.setCurrentLine(null);
+      detail("");
+      update();
+    },
+
+    /** A call was sent: a step waiting on it says what it waits for. */
+    onCall(/** @type {string} */ text) {
+      if (stepping && !paused) detail(blockedText(text));
+    },
+
+    onResult() {
+      if (stepping && !paused) detail("");
+    },
+
+    /** The program ended: nothing is paused any more; the history stays readable. */
+    onEnded() {
+      paused = false;
+      stepping = false;
+      editor.setCurrentLine(null);
+      update();
+    },
+
+    /** The learner changed breakpoints: a running program gets them at once. */
+    breakpointsChanged(/** @type {number[]} */ lines) {
+      if (running()) send({ type: "setBreakpoints", lines });
+    },
+  };
+}

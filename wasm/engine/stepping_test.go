@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sockstep/examples"
+	"sockstep/native/wire"
+	"sockstep/wasm/stepper"
+)
+
+// lineOf is the 1-based line of the first line of src containing text.
+func lineOf(t *testing.T, src, text string) int {
+	t.Helper()
+	for i, l := range strings.Split(src, "\n") {
+		if strings.Contains(l, text) {
+			return i + 1
+		}
+	}
+	t.Fatalf("no line with %q", text)
+	return 0
+}
+
+// debugRun runs src with opts on a real native.Session in the background.
+func debugRun(t *testing.T, src string, opts Options) (*Engine, *recorder) {
+	t.Helper()
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	e := New(hostRelay(t).Call, rec.emit)
+	done := make(chan error, 1)
+	go func() { done <- e.RunWith(ctx, src, opts) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("program did not stop")
+		}
+	})
+	return e, rec
+}
+
+// nthPause waits for the n-th paused event (1-based).
+func nthPause(t *testing.T, rec *recorder, n int) Event {
+	t.Helper()
+	rec.waitFor(t, "pause "+strconv.Itoa(n), func() bool {
+		if len(rec.find(TypeExit)) > 0 {
+			t.Fatalf("program ended: %v", rec.all())
+		}
+		return len(rec.find(TypePaused)) >= n
+	})
+	return rec.find(TypePaused)[n-1]
+}
+
+func variable(e Event, name string) string {
+	for _, v := range e.Variables {
+		if v.Name == name {
+			return v.Value
+		}
+	}
+	return "(none)"
+}
+
+func TestSteppingOverABlockingAcceptCompletesWhenAClientConnects(t *testing.T) {
+	port := freePort(t)
+	src := strings.ReplaceAll(examples.Echo, "9000", port)
+	accept := lineOf(t, src, "syscall.Accept(fd)")
+	e, rec := debugRun(t, src, Options{Breakpoints: []int{accept}})
+
+	p := nthPause(t, rec, 1)
+	if p.Line != accept || p.Reason != stepper.ReasonBreakpoint || p.Goroutine != 1 {
+		t.Fatalf("first stop: %+v; want line %d, breakpoint, goroutine 1", p, accept)
+	}
+	if v := variable(p, "fd"); v != "3" {
+		t.Errorf("fd = %s; want 3", v)
+	}
+	if err := e.Step(stepper.KindStep, 1); err != nil {
+		t.Fatal(err)
+	}
+	// The step waits in accept on the host: no client, no stop.
+	rec.waitFor(t, "accept(3) sent", func() bool {
+		calls := rec.find(TypeCall)
+		return len(calls) > 0 && calls[len(calls)-1].Text == "accept(3)"
+	})
+	if n := len(rec.find(TypePaused)); n != 1 {
+		t.Fatalf("stopped again before a client connected: %+v", rec.find(TypePaused))
+	}
+	if err := e.Pause(); err != nil { // main is blocked in accept: the pause waits for it
+		t.Fatal(err)
+	}
+
+	client, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	p = nthPause(t, rec, 2)
+	if p.Line != accept+1 {
+		t.Fatalf("second stop at line %d; want %d", p.Line, accept+1)
+	}
+	local := client.LocalAddr().String()
+	if conn, peer := variable(p, "conn"), variable(p, "peer"); conn != "4" || peer != local {
+		t.Errorf("conn = %s, peer = %s; want 4, %s (variables %+v)", conn, peer, local, p.Variables)
+	}
+	for _, v := range p.Variables {
+		if v.Name == "conn" && !v.Changed {
+			t.Errorf("conn is not marked changed")
+		}
+	}
+	if p.TraceLength != len(rec.find(TypeCall)) {
+		t.Errorf("trace length %d; %d calls were sent", p.TraceLength, len(rec.find(TypeCall)))
+	}
+
+	e.SetBreakpoints(nil)
+	if err := e.Step(stepper.KindContinue, 0); err != nil {
+		t.Fatal(err)
+	}
+	client.Close()
+	echoOnce(t, "127.0.0.1:"+port, "after stepping\n")
+}
+
+func TestNextCallStopsBeforeTheCallIsSent(t *testing.T) {
+	port := freePort(t)
+	src := strings.ReplaceAll(examples.Echo, "9000", port)
+	e, rec := debugRun(t, src, Options{Debug: true})
+	p := nthPause(t, rec, 1)
+	if p.Reason != stepper.ReasonPause || p.Line != lineOf(t, src, "syscall.Socket(") {
+		t.Fatalf("first stop %+v; want the socket line", p)
+	}
+	for i, want := range []string{"socket(AF_INET, SOCK_STREAM, 0)", "setsockopt(3, SOL_SOCKET, SO_REUSEADDR, 1)", "bind(3, 127.0.0.1:" + port + ")"} {
+		if err := e.Step(stepper.KindCall, 0); err != nil {
+			t.Fatal(err)
+		}
+		p = nthPause(t, rec, i+2)
+		if p.Reason != stepper.ReasonCall || p.Text != "about to call "+want {
+			t.Fatalf("stop %d: %s %q; want about to call %s", i, p.Reason, p.Text, want)
+		}
+		if n := len(rec.find(TypeCall)); n != i {
+			t.Errorf("%d calls sent before stop %d; want %d", n, i, i)
+		}
+		if p.Line == 0 {
+			t.Errorf("call stop without a line")
+		}
+	}
+	if err := e.Step(stepper.KindContinue, 0); err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, "listening", func() bool { return strings.Contains(rec.stdout(), "listening") })
+	echoOnce(t, "127.0.0.1:"+port, "hi\n")
+}
+
+func TestGoroutineBlockedInReadIsShown(t *testing.T) {
+	port := freePort(t)
+	src := strings.ReplaceAll(perClient, "PORT", port)
+	write := lineOf(t, src, "syscall.Write(conn")
+	e, rec := debugRun(t, src, Options{Breakpoints: []int{write}})
+	rec.waitFor(t, "ready", func() bool { return strings.Contains(rec.stdout(), "ready") })
+	a, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := net.DialTimeout("tcp", "127.0.0.1:"+port, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	// Both serve goroutines wait in read; wait until the trace shows them.
+	rec.waitFor(t, "two reads", func() bool {
+		n := 0
+		for _, c := range rec.find(TypeCall) {
+			if strings.HasPrefix(c.Text, "read(") {
+				n++
+			}
+		}
+		return n == 2
+	})
+	a.Write([]byte("x"))
+	p := nthPause(t, rec, 1)
+	if p.Line != write || p.Goroutine == 1 {
+		t.Fatalf("stop %+v; want line %d in a serve goroutine", p, write)
+	}
+	states := map[string]int{}
+	for _, g := range p.Goroutines {
+		states[g.State+" "+g.Call]++
+	}
+	if states["blocked accept(3)"] != 1 || states["blocked read(5, 64)"]+states["blocked read(4, 64)"] != 1 || states["paused "] != 1 {
+		t.Errorf("goroutines %+v; want main in accept, one in read, one paused", p.Goroutines)
+	}
+	e.SetBreakpoints(nil)
+	e.Step(stepper.KindContinue, 0)
+	buf := make([]byte, 1)
+	a.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := a.Read(buf); err != nil || buf[0] != 'x' {
+		t.Errorf("echo after continue: %q, %v", buf, err)
+	}
+}
+
+// cpuBound is a program that makes no socket calls: the hooks' cost alone.
+const cpuBound = `package main
+
+import "fmt"
+
+func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fib(n-1) + fib(n-2)
+}
+
+func main() {
+	sum := 0
+	for i := 0; i < 2000; i++ {
+		sum += i % 7
+	}
+	fmt.Println(fib(18), sum)
+}
+`
+
+func benchmarkRun(b *testing.B, opts Options) {
+	e := New(func(context.Context, *wire.Call) (*wire.Result, error) { return &wire.Result{}, nil }, func(Event) {})
+	for b.Loop() {
+		if err := e.RunWith(context.Background(), cpuBound, opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPlain and BenchmarkInstrumented measure what the stepper's hooks
+// cost a CPU-bound program when nobody steps: `make bench` compares them.
+func BenchmarkPlain(b *testing.B)        { benchmarkRun(b, Options{Plain: true}) }
+func BenchmarkInstrumented(b *testing.B) { benchmarkRun(b, Options{}) }
