@@ -95,7 +95,7 @@ func TestBrowserSurvivesTheProgram(t *testing.T) {
 		{"huge allocation", "func main() {\n\tfmt.Println(\"allocating\")\n\tvar all [][]byte\n\tfor {\n\t\tall = append(all, make([]byte, 256<<20))\n\t}\n}\n",
 			"your program used all the memory"},
 		{"panic in a goroutine", "func main() {\n\tfmt.Println(\"starting\")\n\tgo func() {\n\t\tpanic(\"boom in a goroutine\")\n\t}()\n\tselect {}\n}\n",
-			"main.go:8:3: panic: [^]*your program panicked in a goroutine: boom in a goroutine"},
+			"main.go:8:\\d+: panic: [^]*your program panicked in a goroutine: boom in a goroutine"},
 		{"impossible allocation", "func main() {\n\tn := 1 << 62\n\tb := make([]byte, n)\n\tfmt.Println(len(b))\n}\n",
 			"panic: runtime: allocation size out of range"},
 	} {
