@@ -43,7 +43,7 @@ func TestSoak(t *testing.T) {
 	const (
 		rounds     = 20 // one bridge each, shut down at the end of its round
 		perRound   = 50 // sessions in one round, all connected at once: three times --max-sessions' default
-		concurrent = 25  // sessions being set up at once
+		concurrent = 25 // sessions being set up at once
 	)
 	if testing.Short() {
 		t.Skip("soak: not in -short")
