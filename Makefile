@@ -45,13 +45,17 @@ $(DIST)/index.html: site/node_modules/.installed $(SITE_SOURCES)
 	cd site && npm run build
 	cp $(GOROOT)/lib/wasm/wasm_exec.js $(DIST)/wasm_exec.js
 
-# Precompressed twins: the bridge serves x.gz for x to browsers that take gzip.
-$(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm
-	find $(DIST) -maxdepth 1 -type f \( -name '*.js' -o -name '*.css' -o -name '*.wasm' -o -name '*.html' \) -exec gzip -9 -k -f {} \;
+# Precompressed twins: the bridge serves x.br (brotli) or x.gz for x to browsers that take them.
+$(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm site/compress.mjs
+	cd site && node compress.mjs
 	touch $@
 
 bin/sockstep: $(DIST)/.compressed $(GO_SOURCES)
 	$(GO) build -o $@ ./bridge
+
+## bench: build, then measure the page, the relay and the bridge against native Go (not part of test)
+bench: build
+	$(GO) run ./bench --bridge bin/sockstep
 
 clean:
 	rm -rf bin site/node_modules

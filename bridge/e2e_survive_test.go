@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"sockstep/internal/testnet"
 )
 
 // outputText is what the output panel shows.
@@ -118,7 +120,7 @@ func TestBrowserSurvivesTheProgram(t *testing.T) {
 // disconnected, and when a bridge is back on the same port with the same
 // token, the page is ready again with a fresh session, and runs programs.
 func TestBrowserReconnects(t *testing.T) {
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	first, stopFirst := bridgeOn(t, port)
 	ctx := browserPage(t, first)
 	waitStatus(t, ctx, "ready")

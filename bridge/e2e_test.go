@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"sockstep/internal/testnet"
 	"sockstep/site"
 )
 
@@ -138,17 +139,6 @@ func click(t *testing.T, ctx context.Context, id string) {
 	}
 }
 
-// freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // checkEcho connects to addr as a client would, retrying while the server
 // starts, and checks that each line comes back.
 func checkEcho(t *testing.T, addr string, lines ...string) {
@@ -185,7 +175,7 @@ func TestBrowserRunsEchoServer(t *testing.T) {
 	if !strings.Contains(src, "Port: 9000") || !strings.Contains(src, "syscall.Accept") {
 		t.Fatalf("the editor does not open with the echo server:\n%s", src)
 	}
-	port := freePort(t) // the default 9000 may be taken on a shared machine
+	port := testnet.FreePort(t) // the default 9000 may be taken on a shared machine
 	setSource(t, ctx, strings.ReplaceAll(src, "9000", strconv.Itoa(port)))
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 
@@ -243,7 +233,7 @@ func TestEchoRunsNatively(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testnet.FreePort(t))
 	dir := t.TempDir()
 	os.WriteFile(dir+"/go.mod", []byte("module echo\n\ngo 1.26\n"), 0o644)
 	os.WriteFile(dir+"/main.go", []byte(strings.ReplaceAll(string(src), "9000", port)), 0o644)
@@ -283,7 +273,7 @@ func TestBrowserClientsAndSockets(t *testing.T) {
 	ctx := browserPage(t, tb)
 	waitStatus(t, ctx, "ready")
 	waitFor(t, ctx, "the echo server in the editor", `window.sockstep.view.state.doc.toString().includes("Port: 9000")`)
-	port := strconv.Itoa(freePort(t))
+	port := strconv.Itoa(testnet.FreePort(t))
 	setSource(t, ctx, strings.ReplaceAll(source(t, ctx), "9000", port))
 	click(t, ctx, "run")
 	waitStatus(t, ctx, "running")

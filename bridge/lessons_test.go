@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"sockstep/internal/testnet"
 	"sockstep/lessons"
 	"sockstep/native/wire"
 )
@@ -138,7 +139,7 @@ func TestCheckOverASession(t *testing.T) {
 		t.Fatalf("check of an empty session: %v", lines)
 	}
 
-	port := netip.MustParseAddrPort("127.0.0.1:" + strconv.Itoa(freePort(t)))
+	port := netip.MustParseAddrPort("127.0.0.1:" + strconv.Itoa(testnet.FreePort(t)))
 	for _, c := range []wire.Call{
 		{ID: 1, Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"},
 		{ID: 2, Op: wire.OpBind, FD: 3, Addr: port},
@@ -209,7 +210,7 @@ func TestCheckCommand(t *testing.T) {
 		{"starter", l.Starter, 1, "FAIL: lesson 04-accepting"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			port := strconv.Itoa(freePort(t))
+			port := strconv.Itoa(testnet.FreePort(t))
 			file := filepath.Join(dir, tc.name+".go")
 			os.WriteFile(file, []byte(strings.ReplaceAll(tc.src, strconv.Itoa(l.Port), port)), 0o644)
 			bin := filepath.Join(dir, tc.name)

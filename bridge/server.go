@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,6 +47,7 @@ type bridge struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	running  sync.WaitGroup // one per session
+	etags    sync.Map       // asset name → its ETag
 }
 
 // listen binds 127.0.0.1:port and prepares the bridge. A taken port gets a
@@ -212,8 +215,9 @@ func (b *bridge) originAllowed(r *http.Request) bool {
 	return false
 }
 
-// serveAsset serves the built page, precompressed when the build made a
-// .gz twin and the browser takes gzip.
+// serveAsset serves the built page: precompressed when the build made a .br
+// (brotli) or .gz twin the browser takes, cached for good when the name
+// carries its content's hash, revalidated by ETag otherwise.
 func (b *bridge) serveAsset(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(path.Clean(r.URL.Path), "/")
 	if name == "" {
@@ -228,18 +232,80 @@ func (b *bridge) serveAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Cache-Control", "no-cache")
+	// Cross-origin isolation: nothing of another origin may share the page's
+	// process, and the page's clock (performance.now) gets its fine resolution.
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Embedder-Policy", "require-corp")
+	if hashedName.MatchString(name) {
+		h.Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
 	if ctype := contentType(name); ctype != "" {
 		h.Set("Content-Type", ctype)
 	}
-	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
-		if _, err := fs.Stat(b.assets, name+".gz"); err == nil {
-			h.Set("Content-Encoding", "gzip")
-			h.Add("Vary", "Accept-Encoding")
-			name += ".gz"
+	served := name
+	for _, enc := range encodings {
+		if _, err := fs.Stat(b.assets, name+enc.suffix); err != nil {
+			continue
+		}
+		h.Set("Vary", "Accept-Encoding") // the answer depends on it, whichever is chosen
+		if served == name && accepts(r.Header.Get("Accept-Encoding"), enc.coding) {
+			served = name + enc.suffix
+			h.Set("Content-Encoding", enc.coding)
 		}
 	}
-	http.ServeFileFS(w, r, b.assets, name)
+	if tag, err := b.etag(served); err == nil {
+		h.Set("ETag", tag)
+	}
+	http.ServeFileFS(w, r, b.assets, served)
+}
+
+// encodings are the precompressed twins the build makes, best first.
+var encodings = []struct{ coding, suffix string }{
+	{"br", ".br"},
+	{"gzip", ".gz"},
+}
+
+// hashedName matches the names site/build.mjs gives bundles: the content's
+// hash is in the name, so a name never changes meaning.
+var hashedName = regexp.MustCompile(`^[a-z]+-[A-Za-z0-9]{8,}\.(js|css)(\.map)?$`)
+
+// accepts reports whether an Accept-Encoding header admits coding: listed
+// (or "*") without q=0.
+func accepts(header, coding string) bool {
+	for _, part := range strings.Split(header, ",") {
+		token, params, _ := strings.Cut(part, ";")
+		token = strings.ToLower(strings.TrimSpace(token))
+		if token != coding && token != "*" {
+			continue
+		}
+		for _, p := range strings.Split(params, ";") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(p), "="); ok && strings.TrimSpace(k) == "q" {
+				if q, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil && q == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// etag is a strong validator for an embedded asset, from its content,
+// computed on first use: embedded files have no modification time.
+func (b *bridge) etag(name string) (string, error) {
+	if tag, ok := b.etags.Load(name); ok {
+		return tag.(string), nil
+	}
+	content, err := fs.ReadFile(b.assets, name)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(content)
+	tag := `"` + hex.EncodeToString(sum[:12]) + `"`
+	b.etags.Store(name, tag)
+	return tag, nil
 }
 
 func contentType(name string) string {

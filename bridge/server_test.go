@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
@@ -71,6 +72,13 @@ func containsAll(s string, parts []string) bool {
 
 func newTestBridge(t *testing.T, change func(*config)) *testBridge {
 	t.Helper()
+	return newTestBridgeServing(t, change, nil)
+}
+
+// newTestBridgeServing is newTestBridge serving assets instead of the
+// embedded page, when assets is not nil.
+func newTestBridgeServing(t *testing.T, change func(*config), assets fs.FS) *testBridge {
+	t.Helper()
 	cfg, err := parseFlags([]string{"--port", "0"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -83,6 +91,9 @@ func newTestBridge(t *testing.T, change func(*config)) *testBridge {
 	b, err := listen(cfg, logs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if assets != nil {
+		b.assets = assets
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

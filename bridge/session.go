@@ -54,6 +54,11 @@ type session struct {
 	started  time.Time
 	changed  chan struct{} // capacity 1: the sockets table may have changed
 	slowed   atomic.Bool   // the policy's calls-per-second cap has delayed a call, and the log said so
+
+	// Frame counts, logged when the session ends: they show how well calls
+	// and results are batched (make bench reads them). Each is written by
+	// one pump only and read after both have stopped.
+	framesIn, callsIn, framesOut, recordsOut int
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
@@ -110,7 +115,8 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
-		b.log.Printf("session from %s closed after %s", s.peer, time.Since(s.started).Round(time.Millisecond))
+		b.log.Printf("session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
+			s.peer, time.Since(s.started).Round(time.Millisecond), s.callsIn, s.framesIn, s.recordsOut, s.framesOut)
 	}()
 }
 
@@ -227,6 +233,8 @@ func (s *session) readPump(b *bridge) {
 			continue
 		}
 		records, err := wire.DecodeFrame(frame)
+		s.framesIn++
+		s.callsIn += len(records)
 		for _, rec := range records {
 			s.start(b, rec)
 		}
@@ -320,6 +328,7 @@ func (s *session) writePump() {
 				if frame, err = wire.AppendRecord(frame, rec); err != nil {
 					frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
 				}
+				s.recordsOut++
 				if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
 					break
 				}
@@ -330,6 +339,7 @@ func (s *session) writePump() {
 				s.cancel()
 				return
 			}
+			s.framesOut++
 		}
 	}
 }

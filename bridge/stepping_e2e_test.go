@@ -13,6 +13,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+
+	"sockstep/internal/testnet"
 )
 
 // pressKey sends a key as a person presses it (kb's names: kb.F9).
@@ -39,7 +41,7 @@ func TestBrowserStepsThroughAccept(t *testing.T) {
 	waitStatus(t, ctx, "ready")
 	waitFor(t, ctx, "the echo server in the editor", `window.sockstep.view.state.doc.toString().includes("syscall.Accept(fd)")`)
 
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	src := strings.ReplaceAll(source(t, ctx), "9000", strconv.Itoa(port))
 	setSource(t, ctx, src)
 	addr := "127.0.0.1:" + strconv.Itoa(port)

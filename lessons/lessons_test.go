@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"sockstep/internal/testnet"
 	"sockstep/lessons"
 	"sockstep/lessons/kit"
 	"sockstep/native"
@@ -114,17 +114,6 @@ func checkMarkdown(t *testing.T, l lessons.Lesson) {
 	}
 }
 
-// freePort is a loopback port nothing listens on at the moment.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // onPort rewrites the lesson's port in src, so tests can run side by side.
 func onPort(l lessons.Lesson, src string, port int) string {
 	return strings.ReplaceAll(src, strconv.Itoa(l.Port), strconv.Itoa(port))
@@ -136,7 +125,7 @@ func onPort(l lessons.Lesson, src string, port int) string {
 // returns.
 func interpreted(t *testing.T, l lessons.Lesson, src string) lessons.Target {
 	t.Helper()
-	port := freePort(t)
+	port := testnet.FreePort(t)
 	s := native.NewSession(native.DefaultPolicy())
 	var mu sync.Mutex
 	var out bytes.Buffer
@@ -267,7 +256,7 @@ func TestSolutionsPassNatively(t *testing.T) {
 	for _, l := range all(t) {
 		t.Run(l.ID, func(t *testing.T) {
 			t.Parallel()
-			port := freePort(t)
+			port := testnet.FreePort(t)
 			src := filepath.Join(dir, l.ID+".go")
 			if err := os.WriteFile(src, []byte(onPort(l, l.Solution, port)), 0o644); err != nil {
 				t.Fatal(err)

@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
@@ -43,6 +42,11 @@ func main() {
 		"load":           method(b.load),
 		"save":           method(b.save),
 		"client":         method(b.client),
+		"list":           method(b.list),
+		// exportArchive() resolves to the whole workspace as a zip (a Uint8Array).
+		"exportArchive": method(b.exportArchive),
+		// importArchive(bytes) writes a zip made by exportArchive; resolves to the names written.
+		"importArchive": method(b.importArchive),
 	}))
 	select {} // the worker lives as long as the page wants it
 }
@@ -129,7 +133,7 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	var connected sync.WaitGroup
 	connected.Add(1)
 	emit := func(e engine.Event) {
-		text, err := json.Marshal(e)
+		text, err := e.MarshalJSON() // not json.Marshal(e), which would check and compact it again
 		if err != nil {
 			return
 		}
@@ -358,4 +362,67 @@ func (b *boundary) save(args []js.Value) (any, error) {
 		return nil, err
 	}
 	return nil, w.Save(name, source)
+}
+
+// list(dir) resolves to the names of the files under dir ("" for all).
+func (b *boundary) list(args []js.Value) (any, error) {
+	dir, err := stringArg(args, 0, "dir")
+	if err != nil {
+		return nil, err
+	}
+	w, err := b.workspace()
+	if err != nil {
+		return nil, err
+	}
+	names, err := w.List(dir)
+	if err != nil {
+		return nil, err
+	}
+	return stringsValue(names), nil
+}
+
+// exportArchive() resolves to the workspace as a zip archive, a Uint8Array.
+func (b *boundary) exportArchive(args []js.Value) (any, error) {
+	w, err := b.workspace()
+	if err != nil {
+		return nil, err
+	}
+	archive, err := w.Export()
+	if err != nil {
+		return nil, err
+	}
+	u8 := js.Global().Get("Uint8Array").New(len(archive))
+	js.CopyBytesToJS(u8, archive)
+	return u8, nil
+}
+
+// importArchive(bytes) takes a Uint8Array holding a zip made by exportArchive
+// and resolves to the names it wrote. A bad archive rejects and changes nothing.
+func (b *boundary) importArchive(args []js.Value) (any, error) {
+	if len(args) < 1 || !args[0].InstanceOf(js.Global().Get("Uint8Array")) {
+		return nil, errors.New("importArchive needs the archive as a Uint8Array")
+	}
+	if n := args[0].Length(); n > workspace.MaxArchiveBytes {
+		return nil, fmt.Errorf("the archive is %d bytes; the most a workspace may be is %d", n, workspace.MaxArchiveBytes)
+	}
+	archive := make([]byte, args[0].Length())
+	js.CopyBytesToGo(archive, args[0])
+	w, err := b.workspace()
+	if err != nil {
+		return nil, err
+	}
+	names, err := w.Import(archive)
+	if err != nil {
+		return nil, err
+	}
+	return stringsValue(names), nil
+}
+
+// stringsValue is names as a JavaScript array (js.ValueOf takes []any, not []string).
+func stringsValue(names []string) js.Value {
+	a := make([]any, len(names))
+	for i, n := range names {
+		a[i] = n
+	}
+	return js.ValueOf(a)
 }

@@ -107,6 +107,11 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
       });
     },
 
+    /** Makes the editor read-only until the next setDoc (while a file loads). */
+    lock() {
+      view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(true), EditorView.editable.of(false)]) });
+    },
+
     getDoc() {
       return view.state.doc.toString();
     },

@@ -204,6 +204,17 @@ export interface SockstepEngine {
   /** A workspace file's text, or null when there is no such file. */
   load(name: string): Promise<string | null>;
   save(name: string, source: string): Promise<void>;
+  /** The names of the workspace's files under dir ("" for all), sorted. */
+  list(dir: string): Promise<string[]>;
+  /** The whole workspace as a zip archive. */
+  exportArchive(): Promise<Uint8Array>;
+  /**
+   * Writes the files of a zip made by exportArchive, replacing files of the same name and keeping
+   * the others; resolves to the names written. Rejects, changing nothing, when any name is not a
+   * plain relative path (no "..", absolute path, link or hidden file), a file is not UTF-8 text or
+   * too large, or there are too many files.
+   */
+  importArchive(archive: Uint8Array): Promise<string[]>;
   /**
    * One of the client panel's operations, performed by the bridge on the host: real TCP
    * connections that are not the learner's descriptors and end with the session.
@@ -232,6 +243,8 @@ export type ToWorker =
   | { type: "setBreakpoints"; lines: number[] }
   | { type: "load"; id: number; name: string }
   | { type: "save"; id: number; name: string; source: string }
+  | { type: "export"; id: number }
+  | { type: "import"; id: number; archive: Uint8Array }
   /** A client panel operation; answered by clientDone with the same id. */
   | { type: "client"; id: number; op: ClientOp; args: object };
 
@@ -241,13 +254,18 @@ export type FromWorker =
   | { type: "started" }
   /** sockstepEngine.start rejected or timed out. */
   | { type: "startFailed"; message: string }
-  /** An engine event, parsed; also Go runtime text on fd 2 as an `output` event on stderr. */
-  | { type: "event"; event: EngineEvent }
+  /** Engine events in the order they happened, parsed, sent together (at most 16 ms
+   * after the first); also Go runtime text on fd 2 as `output` events on stderr. */
+  | { type: "events"; events: EngineEvent[] }
   /** sockstepEngine.run settled; error is empty when it resolved. */
   | { type: "runDone"; error: string }
   /** Answer to load: source is null when the file does not exist; error when load failed. */
   | { type: "loaded"; id: number; source: string | null; error?: string }
   | { type: "saved"; id: number; error?: string }
+  /** Answer to export: the zip, or error. */
+  | { type: "exported"; id: number; archive?: Uint8Array; error?: string }
+  /** Answer to import: the names written, or error (and nothing was written). */
+  | { type: "imported"; id: number; names?: string[]; error?: string }
   /** Answer to client: result on success, error (in words) on failure. */
   | { type: "clientDone"; id: number; result?: any; error?: string }
   /** The Go program behind the engine exited, or the worker failed: it is of no more use. */

@@ -4,6 +4,7 @@
 
 import echo from "../../examples/echo/main.go";
 import { createEditor } from "./editor.js";
+import { createLessons, PLAYGROUND_FILE } from "./lessons.js";
 import { createSocketsPanel } from "./sockets.js";
 import { createClientPanel } from "./clients.js";
 import { createDebugger } from "./debugger.js";
@@ -19,14 +20,14 @@ import { createLanes } from "./lanes.js";
 /** @type {string} */
 const workerURL = WORKER_URL;
 
-/** The learner's file in the workspace. */
-const FILE = "main.go";
 /** How long after a failed start or a lost bridge the page tries again, with a fresh worker. */
 const RETRY_MS = 1000;
 /** How long after the last keystroke the editor's text is saved. */
 const SAVE_DELAY_MS = 300;
-/** How long the editor waits for the workspace before it opens the default program. */
+/** How long the editor waits for a file before it shows the file's starting code, unsaved. */
 const LOAD_TIMEOUT_MS = 5000;
+/** How long any other workspace request may take before the page gives up on it. */
+const REQUEST_TIMEOUT_MS = 10000;
 /** The output panel keeps at most this many characters, dropping the oldest. */
 const MAX_OUTPUT_CHARS = 200_000;
 /** The trace panel keeps at most this many calls, dropping the oldest. */
@@ -83,78 +84,160 @@ const editor = createEditor({
   onBreakpoints: (lines) => debug.breakpointsChanged(lines),
 });
 
-/** The workspace answered a load: from now on every edit is saved. */
+/** The file in the editor: its workspace name, and what it starts with when never saved. */
+let file = { name: PLAYGROUND_FILE, starter: echo };
+/** The workspace answered for this file: from now on every edit is saved. */
 let loaded = false;
-/** The workspace could not be read (yet); the editor shows the default program meanwhile. */
+/** The workspace could not be read (yet); the editor shows the file's starter meanwhile, unsaved. */
 let fallback = false;
-/** The learner typed since the page opened. */
+/** The learner typed since the file was opened. */
 let edited = false;
-/** The text the workspace last confirmed it saved. */
+/** The text the workspace last confirmed it saved for this file. */
 let savedText = /** @type {string | null} */ (null);
+/** The text of the last save sent for this file and not yet answered. */
+let pendingSave = /** @type {string | null} */ (null);
 let saveTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
-let requestID = 0;
-/** Saves in flight, by request id: the text each one saves. */
-const saving = new Map();
 let saveErrorShown = false;
+/** Counts openFile calls, so that an older one's answer does not land in a newer file. */
+let opening = 0;
+/** The first file is in the editor (saved text or starter): only then is the page ready to run. */
+let fileReady = false;
 
-setTimeout(() => {
-  if (loaded || fallback) return;
-  openDefault("the workspace did not answer");
+/** The editor holds a file now; the first time, the page may become ready. */
+function fileOpened() {
+  if (fileReady) return;
+  fileReady = true;
   becomeReady();
-}, LOAD_TIMEOUT_MS);
+}
 
 /**
- * Opens the default program when the learner's saved one cannot be read (yet).
- * @param {string} [why] told to the learner; left out when the page already said why
+ * Shows a workspace file in the editor: its saved text, or starter when it was never saved.
+ * @param {string} name
+ * @param {string} starter
+ * @param {{save?: boolean}} [opts] save: false when the editor's text must not be saved first
+ *   (the workspace has just been replaced by an import)
  */
-function openDefault(why) {
-  fallback = true;
-  editor.setDoc(echo);
-  if (why) say(`could not open your saved program (${why}); your edits are not saved until it can be`, "error");
+async function openFile(name, starter, opts = {}) {
+  if (opts.save !== false) saveNow(); // the file being left
+  const token = ++opening;
+  file = { name, starter };
+  loaded = false;
+  fallback = false;
+  edited = false;
+  savedText = null;
+  pendingSave = null;
+  editor.lock();
+  try {
+    const msg = await workspaceRequest({ type: "load", name }, LOAD_TIMEOUT_MS);
+    if (token !== opening) return;
+    loaded = true;
+    savedText = msg.source;
+    editor.setDoc(msg.source ?? starter);
+  } catch (err) {
+    if (token !== opening) return;
+    fallback = true;
+    editor.setDoc(starter);
+    say(`could not open your saved ${name} (${describe(err)}); showing its starting code, and not saving yet`, "system");
+  }
+  fileOpened();
 }
 
-/** @param {{source: string | null, error?: string}} msg */
-function onLoaded(msg) {
-  if (loaded) return;
-  if (msg.error) {
-    if (!fallback) openDefault(msg.error);
-    becomeReady();
-    return;
+/** After a fallback, tries the file again once an engine is up; the learner's edits since win. */
+async function retryOpen() {
+  if (!fallback) return;
+  const token = opening;
+  try {
+    const msg = await workspaceRequest({ type: "load", name: file.name }, LOAD_TIMEOUT_MS);
+    if (token !== opening || !fallback) return;
+    fallback = false;
+    loaded = true;
+    savedText = msg.source;
+    if (edited) {
+      saveNow();
+    } else {
+      editor.setDoc(msg.source ?? file.starter);
+      say(`opened your saved ${file.name}`, "system");
+    }
+  } catch {
+    // still unreadable: the next engine tries again
   }
-  loaded = true;
-  savedText = msg.source;
-  if (fallback && edited) {
-    saveNow(); // the learner's edits since win over what was stored
-  } else {
-    editor.setDoc(msg.source ?? echo);
-    if (fallback) say("opened your saved program", "system");
-  }
-  becomeReady();
 }
 
-/** Saves the editor's text through the current worker, if it changed. */
+/** Saves the editor's text, if it changed. */
 function saveNow() {
   clearTimeout(saveTimer);
   saveTimer = undefined;
-  if (!loaded || !current) return;
+  if (!loaded) return;
+  const { name } = file;
   const source = editor.getDoc();
-  if (source === savedText || [...saving.values()].at(-1) === source) return;
-  const id = ++requestID;
-  saving.set(id, source);
-  current.worker.postMessage({ type: "save", id, name: FILE, source });
+  if (source === savedText || source === pendingSave) return;
+  pendingSave = source;
+  workspaceRequest({ type: "save", name, source }).then(
+    () => {
+      saveErrorShown = false;
+      if (file.name === name) savedText = source;
+    },
+    (err) => {
+      if (!saveErrorShown) say(`could not save your program: ${describe(err)}`, "error");
+      saveErrorShown = true;
+    },
+  ).finally(() => {
+    if (file.name === name && pendingSave === source) pendingSave = null;
+  });
 }
 
-/** @param {{id: number, error?: string}} msg */
-function onSaved(msg) {
-  const source = saving.get(msg.id);
-  saving.delete(msg.id);
-  if (msg.error) {
-    if (!saveErrorShown) say(`could not save your program: ${msg.error}`, "error");
-    saveErrorShown = true;
-    return;
-  }
-  saveErrorShown = false;
-  if (source !== undefined) savedText = source;
+// ---- Workspace requests: one at a time, in order, surviving a change of worker ----
+
+let requestID = 0;
+/** Resolves when every request sent so far has settled. */
+let requestsDone = Promise.resolve();
+/**
+ * The request the worker has not answered yet. The engine serves each request in its own
+ * goroutine, so two in flight could finish out of order; and a worker may be terminated (Stop)
+ * with a request in flight, which the next worker then gets.
+ * @type {{msg: {id: number}, resolve: (v: any) => void, reject: (e: Error) => void, timer: ReturnType<typeof setTimeout>} | null}
+ */
+let inflight = null;
+
+/**
+ * Sends msg (load, save, export, import) to the engine's workspace; resolves to the answer.
+ * @param {object} msg
+ * @param {number} [timeoutMs]
+ * @returns {Promise<any>}
+ */
+function workspaceRequest(msg, timeoutMs = REQUEST_TIMEOUT_MS) {
+  const p = requestsDone.then(
+    () =>
+      new Promise((resolve, reject) => {
+        const full = { ...msg, id: ++requestID };
+        const timer = setTimeout(() => {
+          if (inflight?.msg !== full) return;
+          inflight = null;
+          reject(new Error("the workspace did not answer"));
+        }, timeoutMs);
+        inflight = { msg: full, resolve, reject, timer };
+        current?.worker.postMessage(full); // or spawn sends it
+      }),
+  );
+  requestsDone = p.then(
+    () => {},
+    () => {},
+  );
+  return p;
+}
+
+/** @param {{id: number, error?: string}} msg an answer to a workspace request */
+function onWorkspaceAnswer(msg) {
+  if (!inflight || inflight.msg.id !== msg.id) return; // it timed out
+  const { resolve, reject, timer } = inflight;
+  inflight = null;
+  clearTimeout(timer);
+  if (msg.error) reject(new Error(msg.error));
+  else resolve(msg);
+}
+
+function describe(/** @type {unknown} */ err) {
+  return err instanceof Error ? err.message : String(err);
 }
 
 // ---- The engine's worker ----
@@ -184,6 +267,7 @@ async function compileEngine() {
  * @typedef {object} Engine
  * @property {Worker} worker
  * @property {boolean} started  connected to the bridge
+ * @property {number} runs  programs it has run, all in one bridge session (and one trace)
  */
 
 /** @type {Engine | null} */
@@ -196,6 +280,10 @@ let queuedRun = /** @type {string | null} */ (null);
 let runEndedAt = -Infinity;
 /** How soon after a run's end a crash of the engine is still that run's. */
 const CRASH_AFTER_EXIT_MS = 1000;
+/** What runs (or is queued): its workspace file and source, for Check to know whether it is the editor's. */
+let program = { file: "", source: /** @type {string | null} */ (null) };
+/** The current worker's bridge session (its `session` event), which a check names. */
+let sessionID = /** @type {string | null} */ (null);
 /** How to run it: stop at the start, breakpoints. */
 let queuedOptions = /** @type {{debug?: boolean, breakpoints?: number[]}} */ ({});
 /** Diagnostics of the current run. */
@@ -208,7 +296,7 @@ function spawn() {
   clearTimeout(retryTimer);
   const worker = new Worker(workerURL);
   /** @type {Engine} */
-  const eng = { worker, started: false };
+  const eng = { worker, started: false, runs: 0 };
   current = eng;
   worker.onmessage = (/** @type {MessageEvent<FromWorker>} */ e) => {
     if (current === eng) onWorkerMessage(eng, e.data);
@@ -226,8 +314,8 @@ function spawn() {
     },
   );
   // The worker queues these until its engine is up.
-  if (!loaded) worker.postMessage({ type: "load", id: ++requestID, name: FILE });
-  else saveNow(); // what a terminated worker may not have saved
+  if (inflight) worker.postMessage(inflight.msg);
+  saveNow(); // what a terminated worker may not have saved
 }
 
 /**
@@ -238,25 +326,31 @@ function onWorkerMessage(eng, msg) {
   switch (msg.type) {
     case "started":
       eng.started = true;
+      // For `make bench`: one mark per worker that came up; the first is the cold start.
+      performance.mark("sockstep:started");
       if (lastFailure) say("connected to the bridge", "system");
       lastFailure = "";
       detail("");
       becomeReady();
+      retryOpen();
       break;
     case "startFailed":
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
-    case "event":
-      onEngineEvent(msg.event);
+    case "events":
+      for (const ev of msg.events) {
+        if (current !== eng) break; // an event (a lost bridge) dropped this worker
+        onEngineEvent(ev);
+      }
       break;
     case "runDone":
       finishRun(msg.error); // when the exit event did not already
       break;
     case "loaded":
-      onLoaded(msg);
-      break;
     case "saved":
-      onSaved(msg);
+    case "exported":
+    case "imported":
+      onWorkspaceAnswer(msg);
       break;
     case "clientDone":
       clientDone(msg);
@@ -275,7 +369,7 @@ function onWorkerMessage(eng, msg) {
  * can edit and Run. A Run pressed meanwhile starts now.
  */
 function becomeReady() {
-  if (!current?.started || (!loaded && !fallback)) return;
+  if (!current?.started || !fileReady) return;
   if (statusEl.textContent === "disconnected") setStatus("ready");
   if (queuedRun !== null) startRun();
 }
@@ -317,6 +411,9 @@ function onEngineEvent(ev) {
     case "disconnected":
       engineGone(`lost the bridge: ${ev.message}`, "disconnect");
       break;
+    case "session":
+      sessionID = ev.id;
+      break;
     case "sockets":
       sockets.show(ev.sockets, ev.message);
       break;
@@ -340,7 +437,6 @@ function engineGone(message, kind) {
   current?.worker.terminate();
   current = null;
   sessionEnded("the bridge session ended");
-  if (!loaded && !fallback) openDefault();
   // A crash may be told just after the run it ended (its exit went out first).
   const crashedRun = kind === "crash" && (running || performance.now() - runEndedAt < CRASH_AFTER_EXIT_MS);
   if (running || crashedRun) {
@@ -368,11 +464,24 @@ function engineGone(message, kind) {
 
 // ---- Run and Stop ----
 
-/** @param {{debug?: boolean, breakpoints?: number[]}} [opts] */
+/**
+ * Runs the editor's program.
+ * @param {{debug?: boolean, breakpoints?: number[], fresh?: boolean}} [opts] debug: stop at the
+ *   start; fresh: in a new bridge session, whose trace holds this run only (a check reads it)
+ */
 function run(opts) {
+  if (!fileReady) return; // the editor is still empty; Run is pressed again in a moment
   saveNow();
-  if (running) stop(); // Run while running starts over
+  if (running) {
+    stop(); // Run while running starts over, with a fresh worker
+  } else if (opts?.fresh && current && current.runs > 0) {
+    current.worker.terminate();
+    current = null;
+    sessionEnded("a check runs in a fresh session");
+    spawn();
+  }
   queuedRun = editor.getDoc();
+  program = { file: file.name, source: queuedRun };
   queuedOptions = opts ?? { breakpoints: editor.breakpoints() };
   debug.reset();
   lanes.reset();
@@ -395,6 +504,7 @@ function startRun() {
   const source = /** @type {string} */ (queuedRun);
   queuedRun = null;
   running = true;
+  /** @type {Engine} */ (current).runs++;
   const { debug: stopAtStart = false, breakpoints = [] } = queuedOptions;
   /** @type {Engine} */ (current).worker.postMessage({ type: "run", source, debug: stopAtStart, breakpoints });
   setStatus("running");
@@ -449,6 +559,8 @@ function updateButtons() {
 function setStatus(s) {
   statusEl.textContent = s;
   statusEl.dataset.status = s;
+  // For `make bench`: the first mark is the cold start (open → ready).
+  if (s === "ready") performance.mark("sockstep:ready");
 }
 
 function detail(/** @type {string} */ text) {
@@ -509,6 +621,7 @@ function clientDone(msg) {
 
 /** The worker's session is gone, and with it every socket and client of it. */
 function sessionEnded(/** @type {string} */ why) {
+  sessionID = null;
   for (const req of clientRequests.values()) req.reject(new Error(why));
   clientRequests.clear();
   clients.sessionEnded(why);
@@ -554,7 +667,7 @@ function say(/** @type {string} */ text, /** @type {"system" | "error"} */ kind)
 
 /** A diagnostic as a line in the output; clicking it moves the cursor there. */
 function sayDiagnostic(/** @type {DiagnosticEvent} */ d) {
-  const where = d.column ? `${FILE}:${d.line}:${d.column}` : `${FILE}:${d.line}`;
+  const where = d.column ? `${file.name}:${d.line}:${d.column}` : `${file.name}:${d.line}`;
   say(`${where}: ${d.kind === "panic" ? "panic: " : ""}${d.message}`, "error");
   const span = /** @type {HTMLElement} */ (outputEl.lastElementChild);
   span.classList.add("out-diagnostic");
@@ -649,10 +762,45 @@ function followTail(/** @type {HTMLElement} */ panel) {
 
 // ---- Start ----
 
-/** For tests and the console: the CodeMirror view (and Run/Stop as the buttons do them). */
-Object.assign(window, { sockstep: { view: editor.view, run, stop } });
+/**
+ * For tests and the console: the CodeMirror view, Run/Stop as the buttons do them, and flush,
+ * which resolves once every edit and progress change so far is in the workspace.
+ */
+Object.assign(window, {
+  sockstep: {
+    view: editor.view,
+    run,
+    stop,
+    flush() {
+      saveNow();
+      return requestsDone;
+    },
+  },
+});
+
+const lessons = createLessons(
+  {
+    openFile,
+    replaceDoc(text) {
+      // An edit like the learner's own (Ctrl+Z undoes it), saved at once.
+      editor.view.dispatch({ changes: { from: 0, to: editor.view.state.doc.length, insert: text } });
+      saveNow();
+    },
+    getDoc: () => editor.getDoc(),
+    flush() {
+      saveNow();
+      return requestsDone;
+    },
+    request: workspaceRequest,
+    run,
+    program: () => ({ running, session: sessionID, runsInSession: current?.runs ?? 0, ...program }),
+    say,
+  },
+  echo,
+);
 
 setStatus("disconnected");
 detail("connecting…");
 updateButtons();
 spawn();
+lessons.start().catch((err) => say(`could not open the lessons: ${describe(err)}`, "error"));

@@ -14,9 +14,39 @@ const BOOT_TIMEOUT_MS = 15000;
 /** How long sockstepEngine.start may take to connect to the bridge. */
 const START_TIMEOUT_MS = 15000;
 
+/** How long an engine event may wait to travel with the ones after it. */
+const EVENT_FLUSH_MS = 16;
+/** Events sent at once at most, so one message stays small. */
+const MAX_EVENTS_PER_MESSAGE = 4096;
+
 /** @param {FromWorker} msg */
 function post(msg) {
+  flushEvents(); // the page sees everything in the order it happened
   self.postMessage(msg);
+}
+
+/**
+ * Engine events go to the page in batches: a server doing thousands of calls a
+ * second would otherwise spend its time posting one message per event.
+ * @type {import("./engine").EngineEvent[]}
+ */
+let pendingEvents = [];
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let flushTimer;
+
+/** @param {import("./engine").EngineEvent} event */
+function postEvent(event) {
+  pendingEvents.push(event);
+  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE) flushEvents();
+  else flushTimer ??= setTimeout(flushEvents, EVENT_FLUSH_MS);
+}
+
+function flushEvents() {
+  clearTimeout(flushTimer);
+  flushTimer = undefined;
+  if (pendingEvents.length === 0) return;
+  self.postMessage({ type: "events", events: pendingEvents });
+  pendingEvents = [];
 }
 
 /** Tells the page this worker is of no more use; the page terminates it and spawns another. */
@@ -133,7 +163,7 @@ async function boot(module, bridgeURL) {
     } catch {
       event = { type: "output", stream: "stderr", text: `engine sent an unreadable event: ${json}\n` };
     }
-    post({ type: "event", event });
+    postEvent(event);
   };
   try {
     await withTimeout(engine.start({ bridgeURL, onEvent }), START_TIMEOUT_MS, "no answer from the bridge");
@@ -218,6 +248,22 @@ async function handle(msg) {
         post({ type: "saved", id: msg.id });
       } catch (err) {
         post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
+      }
+      break;
+    case "export":
+      try {
+        const archive = await e.exportArchive();
+        post({ type: "exported", id: msg.id, archive });
+      } catch (err) {
+        post({ type: "exported", id: msg.id, error: describe(err) || "export failed" });
+      }
+      break;
+    case "import":
+      try {
+        const names = await e.importArchive(msg.archive);
+        post({ type: "imported", id: msg.id, names });
+      } catch (err) {
+        post({ type: "imported", id: msg.id, error: describe(err) || "import failed" });
       }
       break;
     case "client":

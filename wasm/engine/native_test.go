@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"sockstep/examples"
+	"sockstep/internal/testnet"
 	"sockstep/native"
 	"sockstep/native/wire"
 	"sockstep/wasm/relay"
@@ -55,17 +56,6 @@ func hostRelay(t *testing.T) *relay.Relay {
 		r.Close(nil)
 	})
 	return r
-}
-
-// freePort is a loopback port nothing listens on at the moment.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // start runs src in the background and waits until it prints want.
@@ -114,7 +104,7 @@ func echoOnce(t *testing.T, addr, msg string) {
 }
 
 func TestEchoExampleServesARealClient(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	src := strings.ReplaceAll(examples.Echo, "9000", port)
 	rec, _, _ := start(t, src, "listening on 127.0.0.1:"+port)
 
@@ -141,7 +131,7 @@ func TestEchoExampleServesARealClient(t *testing.T) {
 }
 
 func TestRunClosesWhatTheProgramLeftOpen(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	// Two runs on one relay, as two presses of Run in one page: the second
 	// binds the port the first left bound.
 	r := hostRelay(t)
@@ -211,7 +201,7 @@ func main() {
 `
 
 func TestAGoroutinePerClient(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	start(t, strings.ReplaceAll(perClient, "PORT", port), "ready")
 	addr := "127.0.0.1:" + port
 

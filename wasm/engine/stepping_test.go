@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sockstep/examples"
+	"sockstep/internal/testnet"
 	"sockstep/native/wire"
 	"sockstep/wasm/stepper"
 )
@@ -66,7 +67,7 @@ func variable(e Event, name string) string {
 }
 
 func TestSteppingOverABlockingAcceptCompletesWhenAClientConnects(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	src := strings.ReplaceAll(examples.Echo, "9000", port)
 	accept := lineOf(t, src, "syscall.Accept(fd)")
 	e, rec := debugRun(t, src, Options{Breakpoints: []int{accept}})
@@ -124,7 +125,7 @@ func TestSteppingOverABlockingAcceptCompletesWhenAClientConnects(t *testing.T) {
 }
 
 func TestNextCallStopsBeforeTheCallIsSent(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	src := strings.ReplaceAll(examples.Echo, "9000", port)
 	e, rec := debugRun(t, src, Options{Debug: true})
 	p := nthPause(t, rec, 1)
@@ -154,7 +155,7 @@ func TestNextCallStopsBeforeTheCallIsSent(t *testing.T) {
 }
 
 func TestGoroutineBlockedInReadIsShown(t *testing.T) {
-	port := freePort(t)
+	port := strconv.Itoa(testnet.FreePort(t))
 	src := strings.ReplaceAll(perClient, "PORT", port)
 	write := lineOf(t, src, "syscall.Write(conn")
 	e, rec := debugRun(t, src, Options{Breakpoints: []int{write}})

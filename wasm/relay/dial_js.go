@@ -14,6 +14,8 @@ import (
 // error that says the bridge went away.
 func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error) {
 	defer catch(&err)
+	// Looked up once: every frame needs them.
+	uint8Array, arrayBuffer := js.Global().Get("Uint8Array"), js.Global().Get("ArrayBuffer")
 	ws := js.Global().Get("WebSocket").New(url)
 	ws.Set("binaryType", "arraybuffer")
 
@@ -39,7 +41,7 @@ func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error)
 
 	send := func(frame []byte) (err error) {
 		defer catch(&err)
-		buf := js.Global().Get("Uint8Array").New(len(frame))
+		buf := uint8Array.New(len(frame))
 		js.CopyBytesToJS(buf, frame)
 		ws.Call("send", buf)
 		return nil
@@ -72,11 +74,11 @@ func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error)
 	})
 	on("onmessage", func(ev js.Value) {
 		data := ev.Get("data")
-		if data.Type() != js.TypeObject || !data.InstanceOf(js.Global().Get("ArrayBuffer")) {
+		if data.Type() != js.TypeObject || !data.InstanceOf(arrayBuffer) {
 			r.problem(&wire.Problem{Message: "the bridge sent a text message; frames are binary"})
 			return
 		}
-		arr := js.Global().Get("Uint8Array").New(data)
+		arr := uint8Array.New(data)
 		frame := make([]byte, arr.Length())
 		js.CopyBytesToGo(frame, arr)
 		r.Deliver(frame)

@@ -1,0 +1,502 @@
+// The lessons panel: the list of lessons and the playground, the open
+// lesson's text, Check with its checklist, Reset, the reference solution,
+// and the workspace's Export, Import and Download main.go.
+//
+// The bridge serves the lessons (GET /api/lessons, GET
+// /api/lessons/{id}/solution) and checks a running program (POST /api/check,
+// a stream of one JSON object per line). The learner's files and progress
+// live in the engine's workspace, reached through the host (main.js).
+
+import { Marked } from "marked";
+
+/**
+ * A lesson as GET /api/lessons lists it.
+ * @typedef {object} Lesson
+ * @property {string} id       "02-binding"
+ * @property {number} number
+ * @property {string} title
+ * @property {string} text     markdown
+ * @property {string} starter  Go source the lesson starts from
+ * @property {number} port     where the lesson's server listens
+ */
+
+/**
+ * One line of POST /api/check's answer.
+ * @typedef {{step: string, ok: boolean, message?: string, reproduce?: string} | {done: true, passed: boolean}} CheckLine
+ */
+
+/**
+ * What the panel needs from the page (main.js).
+ * @typedef {object} Host
+ * @property {(name: string, starter: string, opts?: {save?: boolean}) => Promise<void>} openFile
+ *   shows a workspace file in the editor, or `starter` when it was never saved
+ * @property {(text: string) => void} replaceDoc  replaces the editor's text, as an undoable edit, and saves it
+ * @property {() => string} getDoc
+ * @property {() => Promise<void>} flush  resolves once every edit so far is saved
+ * @property {(msg: object, timeoutMs?: number) => Promise<any>} request  a workspace request to the worker
+ * @property {(opts: {fresh: boolean}) => void} run  runs the editor's program; fresh: in a new bridge session
+ * @property {() => {running: boolean, session: string | null, runsInSession: number, file: string, source: string | null}} program
+ *   what runs (or ran last): its workspace file and source, the bridge session it runs in, and how
+ *   many programs that session has run
+ * @property {(text: string, kind: "system" | "error") => void} say  a line in the output panel
+ */
+
+/** The playground's file (the echo server); each lesson's is lessons/<id>/main.go. */
+export const PLAYGROUND_FILE = "main.go";
+/** Which lessons passed, and which entry was open: {"passed": {"02-binding": true}, "open": "02-binding"}. */
+const PROGRESS_FILE = "progress.json";
+/** How long reading progress.json may take (the engine boots first) before the page goes on without it. */
+const PROGRESS_TIMEOUT_MS = 5000;
+/** How long Check waits for the learner's program to be running in a session. */
+const START_WAIT_MS = 20000;
+/** How long a check may take in all, a bound on a stream that never ends. */
+const CHECK_TIMEOUT_MS = 120000;
+/** The largest archive Import reads (the engine refuses larger ones too: wasm/workspace.MaxArchiveBytes). */
+const MAX_ARCHIVE_BYTES = 8 << 20;
+/** The entry id of the playground. */
+const PLAYGROUND = "playground";
+
+/** The workspace file of a lesson. */
+export const lessonFile = (/** @type {string} */ id) => `lessons/${id}/main.go`;
+
+const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
+const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
+
+/**
+ * @param {Host} host
+ * @param {string} playgroundStarter the playground's program when the learner has none
+ */
+export function createLessons(host, playgroundStarter) {
+  const listEl = el("lessons");
+  const playgroundButton = /** @type {HTMLButtonElement} */ (byId("playground-entry"));
+  const lessonEl = byId("lesson");
+  const textEl = byId("lesson-text");
+  const checklistEl = byId("checklist");
+  const checkNote = byId("check-note");
+  const checkButton = /** @type {HTMLButtonElement} */ (el("check"));
+  const resetButton = /** @type {HTMLButtonElement} */ (el("reset"));
+  const solutionButton = /** @type {HTMLButtonElement} */ (el("solution"));
+  const exportButton = /** @type {HTMLButtonElement} */ (el("export"));
+  const importInput = /** @type {HTMLInputElement} */ (el("import"));
+  const downloadButton = /** @type {HTMLButtonElement} */ (byId("download"));
+  const fileLabel = byId("file-name");
+
+  const markdown = safeMarkdown();
+
+  /** @type {Lesson[]} */
+  let lessons = [];
+  /** @type {{passed: Record<string, boolean>, open: string}} */
+  let progress = { passed: {}, open: PLAYGROUND };
+  /** progress.json was read (or is new): saving it will not overwrite progress we could not read. */
+  let progressLoaded = false;
+  /** The open entry: a lesson's id or PLAYGROUND. */
+  let openID = PLAYGROUND;
+  let checking = false;
+
+  // ---- Progress ----
+
+  async function loadProgress() {
+    try {
+      const msg = await host.request({ type: "load", name: PROGRESS_FILE }, PROGRESS_TIMEOUT_MS);
+      progress = parseProgress(msg.source);
+      progressLoaded = true;
+    } catch (err) {
+      host.say(`could not read which lessons you passed (${describe(err)}); not saving progress for now`, "system");
+    }
+  }
+
+  function saveProgress() {
+    if (!progressLoaded) return;
+    host.request({ type: "save", name: PROGRESS_FILE, source: JSON.stringify(progress, null, 2) + "\n" }).catch((err) => {
+      host.say(`could not save your progress: ${describe(err)}`, "error");
+    });
+  }
+
+  // ---- The list ----
+
+  async function fetchLessons() {
+    const resp = await fetch("api/lessons", { credentials: "same-origin" });
+    if (!resp.ok) throw new Error(`${resp.status} ${(await resp.text()).trim() || resp.statusText}`);
+    const list = await resp.json();
+    if (!Array.isArray(list)) throw new Error("the bridge sent something other than a list of lessons");
+    return /** @type {Lesson[]} */ (list).filter((l) => typeof l.id === "string" && typeof l.starter === "string");
+  }
+
+  function renderList() {
+    listEl.replaceChildren(
+      ...lessons.map((l) => {
+        const li = document.createElement("li");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "entry";
+        b.dataset.lesson = l.id;
+        b.dataset.passed = String(Boolean(progress.passed[l.id]));
+        const num = document.createElement("span");
+        num.className = "entry-number";
+        num.textContent = String(l.number);
+        const title = document.createElement("span");
+        title.className = "entry-title";
+        title.textContent = l.title;
+        const mark = document.createElement("span");
+        mark.className = "entry-mark";
+        mark.setAttribute("aria-label", progress.passed[l.id] ? "passed" : "not passed yet");
+        mark.textContent = progress.passed[l.id] ? "✓" : "";
+        b.append(num, title, mark);
+        b.addEventListener("click", () => open(l.id));
+        li.append(b);
+        return li;
+      }),
+    );
+    markOpen();
+  }
+
+  function markOpen() {
+    for (const b of listEl.querySelectorAll("button[data-lesson]")) {
+      const here = /** @type {HTMLElement} */ (b).dataset.lesson === openID;
+      b.classList.toggle("open", here);
+      if (here) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
+    playgroundButton.classList.toggle("open", openID === PLAYGROUND);
+    if (openID === PLAYGROUND) playgroundButton.setAttribute("aria-current", "page");
+    else playgroundButton.removeAttribute("aria-current");
+  }
+
+  // ---- Opening an entry ----
+
+  const lesson = () => lessons.find((l) => l.id === openID) ?? null;
+  const currentFile = () => (openID === PLAYGROUND ? PLAYGROUND_FILE : lessonFile(openID));
+  const currentStarter = () => lesson()?.starter ?? playgroundStarter;
+
+  /**
+   * @param {string} id a lesson's id or PLAYGROUND
+   * @param {{save?: boolean}} [opts]
+   */
+  async function open(id, opts) {
+    if (checking) return;
+    openID = id === PLAYGROUND || lessons.some((l) => l.id === id) ? id : PLAYGROUND;
+    markOpen();
+    const l = lesson();
+    lessonEl.hidden = !l;
+    checklistEl.replaceChildren();
+    checkNote.textContent = "";
+    textEl.innerHTML = l ? markdown(l.text) : "";
+    fileLabel.textContent = currentFile();
+    if (progress.open !== openID) {
+      progress.open = openID;
+      saveProgress();
+    }
+    await host.openFile(currentFile(), currentStarter(), opts);
+  }
+
+  playgroundButton.addEventListener("click", () => open(PLAYGROUND));
+
+  // ---- Check ----
+
+  checkButton.addEventListener("click", () => check());
+
+  async function check() {
+    const l = lesson();
+    if (!l || checking) return;
+    checking = true;
+    checkButton.disabled = true;
+    checkButton.setAttribute("aria-busy", "true");
+    checklistEl.replaceChildren();
+    try {
+      const session = await runForCheck(l);
+      checkNote.textContent = `checking your server on port ${l.port}…`;
+      const passed = await streamCheck(l, session);
+      checkNote.textContent = passed ? "passed: every step works" : "not yet: see the steps that failed";
+      checkNote.dataset.passed = String(passed);
+      if (passed && !progress.passed[l.id]) {
+        progress.passed[l.id] = true;
+        saveProgress();
+        renderList();
+      }
+    } catch (err) {
+      checkNote.textContent = describe(err);
+      checkNote.dataset.passed = "false";
+    } finally {
+      checking = false;
+      checkButton.disabled = false;
+      checkButton.removeAttribute("aria-busy");
+    }
+  }
+
+  /**
+   * Makes sure the editor's program for this lesson is what runs, alone in
+   * its bridge session (the checker reads the session's trace), starting it
+   * when it is not: a learner pressing Check means "check this code". Resolves
+   * to the session. A program that ends by itself (a lesson may ask for that)
+   * is checked all the same, by its trace.
+   * @param {Lesson} l
+   */
+  async function runForCheck(l) {
+    await host.flush();
+    const source = host.getDoc();
+    const p = host.program();
+    if (p.running && p.file === lessonFile(l.id) && p.source === source && p.runsInSession === 1 && p.session) {
+      return p.session;
+    }
+    checkNote.textContent = "starting your program…";
+    host.run({ fresh: true });
+    const deadline = Date.now() + START_WAIT_MS;
+    for (;;) {
+      const now = host.program();
+      if (now.session && now.runsInSession === 1 && now.source === source) return now.session;
+      if (Date.now() > deadline) throw new Error("your program did not start within 20 s: is the bridge running? (see Output)");
+      await sleep(50);
+    }
+  }
+
+  /**
+   * POST /api/check, showing each step as its line arrives; resolves to whether it passed.
+   * @param {Lesson} l
+   * @param {string} session
+   */
+  async function streamCheck(l, session) {
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), CHECK_TIMEOUT_MS);
+    try {
+      const resp = await fetch("api/check", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ lesson: l.id, session }),
+        signal: ctrl.signal,
+      });
+      if (!resp.ok || !resp.body) {
+        throw new Error(`the check could not run: ${(await resp.text()).trim() || resp.status + " " + resp.statusText}`);
+      }
+      const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffered = "";
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (value) buffered += value;
+        let nl;
+        while ((nl = buffered.indexOf("\n")) >= 0) {
+          const line = buffered.slice(0, nl).trim();
+          buffered = buffered.slice(nl + 1);
+          if (!line) continue;
+          /** @type {CheckLine} */
+          let item;
+          try {
+            item = JSON.parse(line);
+          } catch {
+            throw new Error(`the checker sent a line that is not JSON: ${line.slice(0, 200)}`);
+          }
+          if ("done" in item) return Boolean(item.passed);
+          addStep(item);
+        }
+        if (done) throw new Error("the check ended without a verdict");
+      }
+    } catch (err) {
+      if (ctrl.signal.aborted) throw new Error(`the check took longer than ${CHECK_TIMEOUT_MS / 1000} s and was stopped`);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** @param {{step: string, ok: boolean, message?: string, reproduce?: string}} s */
+  function addStep(s) {
+    const li = document.createElement("li");
+    li.dataset.testid = "check-result";
+    li.dataset.ok = String(s.ok === true);
+    li.className = "step";
+    const mark = document.createElement("span");
+    mark.className = "step-mark";
+    mark.textContent = s.ok ? "✓" : "✗";
+    mark.setAttribute("aria-label", s.ok ? "passed" : "failed");
+    const name = document.createElement("span");
+    name.className = "step-name";
+    name.textContent = s.step;
+    li.append(mark, name);
+    if (s.message && !s.ok) {
+      const msg = document.createElement("p");
+      msg.className = "step-message";
+      msg.textContent = s.message;
+      li.append(msg);
+    }
+    if (s.reproduce && !s.ok) {
+      const row = document.createElement("div");
+      row.className = "step-reproduce";
+      const code = document.createElement("code");
+      code.textContent = s.reproduce;
+      const copy = document.createElement("button");
+      copy.type = "button";
+      copy.className = "btn small";
+      copy.textContent = "Copy";
+      copy.title = "Copy the command that reproduces this";
+      copy.addEventListener("click", () => copyText(s.reproduce ?? "", copy, code));
+      row.append("Try it: ", code, copy);
+      li.append(row);
+    }
+    checklistEl.append(li);
+  }
+
+  // ---- Reset and the solution ----
+
+  resetButton.addEventListener("click", () => {
+    const what = lesson() ? `lesson ${lesson()?.number}` : "the playground";
+    if (!confirm(`Reset ${what} to its starting code? Your code for it is replaced (Ctrl+Z in the editor brings it back until you reload).`)) return;
+    host.replaceDoc(currentStarter());
+    checklistEl.replaceChildren();
+    checkNote.textContent = "";
+  });
+
+  solutionButton.addEventListener("click", async () => {
+    const l = lesson();
+    if (!l) return;
+    if (!confirm(`Show the reference solution of lesson ${l.number}? It replaces your code in the editor (Ctrl+Z brings yours back). Trying a little longer first teaches more.`)) return;
+    try {
+      const resp = await fetch(`api/lessons/${encodeURIComponent(l.id)}/solution`, { credentials: "same-origin" });
+      if (!resp.ok) throw new Error(`${resp.status} ${(await resp.text()).trim() || resp.statusText}`);
+      const { solution } = await resp.json();
+      if (typeof solution !== "string") throw new Error("the bridge sent no solution");
+      if (openID === l.id) host.replaceDoc(solution);
+    } catch (err) {
+      host.say(`could not load the solution: ${describe(err)}`, "error");
+    }
+  });
+
+  // ---- Export, import, download ----
+
+  exportButton.addEventListener("click", async () => {
+    exportButton.disabled = true;
+    try {
+      await host.flush();
+      const msg = await host.request({ type: "export" }, 30000);
+      download(new Blob([msg.archive], { type: "application/zip" }), `sockstep-workspace-${today()}.zip`);
+    } catch (err) {
+      host.say(`could not export your workspace: ${describe(err)}`, "error");
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
+
+  importInput.addEventListener("change", async () => {
+    const chosen = importInput.files?.[0];
+    importInput.value = ""; // choosing the same file again fires change again
+    if (!chosen) return;
+    if (chosen.size > MAX_ARCHIVE_BYTES) {
+      host.say(`could not import ${chosen.name}: it is ${chosen.size} bytes, more than a workspace can be (${MAX_ARCHIVE_BYTES}); your workspace is unchanged`, "error");
+      return;
+    }
+    try {
+      const archive = new Uint8Array(await chosen.arrayBuffer());
+      await host.flush();
+      const msg = await host.request({ type: "import", archive }, 30000);
+      host.say(`imported ${msg.names.length} file${msg.names.length === 1 ? "" : "s"} from ${chosen.name}`, "system");
+      await loadProgress();
+      renderList();
+      await open(openID, { save: false }); // show the imported text, not the editor's
+    } catch (err) {
+      host.say(`could not import ${chosen.name}: ${describe(err)} (your workspace is unchanged)`, "error");
+    }
+  });
+
+  downloadButton.addEventListener("click", () => {
+    download(new Blob([host.getDoc()], { type: "text/x-go" }), "main.go");
+  });
+
+  return {
+    /** Reads progress and the lessons, then opens the entry that was open last. */
+    async start() {
+      const [, listed] = await Promise.allSettled([loadProgress(), fetchLessons()]);
+      if (listed.status === "fulfilled") {
+        lessons = listed.value.sort((a, b) => a.number - b.number);
+      } else {
+        const li = document.createElement("li");
+        li.className = "lessons-missing";
+        li.textContent = `Lessons are not available: ${describe(listed.reason)}`;
+        listEl.replaceChildren(li);
+      }
+      if (lessons.length) renderList();
+      await open(progress.open, { save: false });
+    },
+  };
+}
+
+/** progress.json's text as progress; anything unreadable counts as no progress. */
+function parseProgress(/** @type {string | null} */ text) {
+  /** @type {{passed: Record<string, boolean>, open: string}} */
+  const p = { passed: {}, open: PLAYGROUND };
+  if (!text) return p;
+  try {
+    const v = JSON.parse(text);
+    if (v && typeof v.passed === "object") {
+      for (const [id, ok] of Object.entries(v.passed)) if (ok === true) p.passed[id] = true;
+    }
+    if (typeof v?.open === "string") p.open = v.open;
+  } catch {
+    // a hand-edited or damaged file: start afresh rather than fail
+  }
+  return p;
+}
+
+/**
+ * Markdown to HTML for lesson text. The text is ours, but raw HTML in it is
+ * shown as text, links go only to http(s) or within the page, and images
+ * become their alt text: nothing in a lesson can run script.
+ */
+function safeMarkdown() {
+  const md = new Marked({
+    gfm: true,
+    renderer: {
+      html: ({ text }) => escapeHTML(text),
+      link({ href, title, tokens }) {
+        const inner = this.parser.parseInline(tokens);
+        if (!/^(https?:\/\/|#)/i.test(href)) return inner;
+        const t = title ? ` title="${escapeHTML(title)}"` : "";
+        const external = href.startsWith("#") ? "" : ' target="_blank" rel="noopener noreferrer"';
+        return `<a href="${escapeHTML(href)}"${t}${external}>${inner}</a>`;
+      },
+      image: ({ text }) => escapeHTML(text),
+    },
+  });
+  return (/** @type {string} */ text) => /** @type {string} */ (md.parse(text, { async: false }));
+}
+
+function escapeHTML(/** @type {string} */ s) {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Offers blob to the learner as a download named name. */
+function download(/** @type {Blob} */ blob, /** @type {string} */ name) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+}
+
+/** Copies text; where the clipboard is refused, selects it for Ctrl+C instead. */
+async function copyText(/** @type {string} */ text, /** @type {HTMLButtonElement} */ button, /** @type {HTMLElement} */ code) {
+  try {
+    await navigator.clipboard.writeText(text);
+    button.textContent = "Copied";
+    setTimeout(() => (button.textContent = "Copy"), 1500);
+  } catch {
+    const range = document.createRange();
+    range.selectNodeContents(code);
+    getSelection()?.removeAllRanges();
+    getSelection()?.addRange(range);
+  }
+}
+
+function today() {
+  return new Date().toISOString().slice(0, 10);
+}
+
+function sleep(/** @type {number} */ ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function describe(/** @type {unknown} */ err) {
+  return err instanceof Error ? err.message : String(err);
+}
