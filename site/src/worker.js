@@ -37,13 +37,19 @@ let flushTimer;
 /** @param {import("./engine").EngineEvent} event */
 function postEvent(event) {
   pendingEvents.push(event);
-  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE) flushEvents();
+  // The first event after a quiet spell goes at once: a program that then spins (for {})
+  // never lets this thread run the timer, and its last words would never reach the page.
+  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE || performance.now() - lastFlush >= EVENT_FLUSH_MS) flushEvents();
   else flushTimer ??= setTimeout(flushEvents, EVENT_FLUSH_MS);
 }
+
+/** When events were last posted (performance.now()). */
+let lastFlush = -Infinity;
 
 function flushEvents() {
   clearTimeout(flushTimer);
   flushTimer = undefined;
+  lastFlush = performance.now();
   if (pendingEvents.length === 0) return;
   self.postMessage({ type: "events", events: pendingEvents });
   pendingEvents = [];
