@@ -9,7 +9,7 @@ GOROOT  := $(shell $(GO) env GOROOT)
 GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples lessons -name '*.go' -not -path '*/node_modules/*') $(shell find lessons -name '*.md')
 SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
 
-.PHONY: build run test bench clean
+.PHONY: build run test fuzz bench clean
 
 ## build: the page, the engine and the bridge, as bin/sockstep
 build: bin/sockstep
@@ -24,6 +24,15 @@ test: build
 	$(GO) vet ./...
 	GOOS=darwin $(GO) build ./...
 	$(GO) test -count=1 ./...
+	$(MAKE) fuzz
+
+## fuzz: a short fuzz run of each target beyond its seed corpus (go fuzzes one target per run).
+## Counted in inputs, not seconds: a time limit that ends during a slow input fails the run with
+## "context deadline exceeded".
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeFrame$$' -fuzztime 200000x ./native/wire
+	$(GO) test -run '^$$' -fuzz '^FuzzDo$$' -fuzztime 100000x ./native
+	$(GO) test -run '^$$' -fuzz '^FuzzSessionFrames$$' -fuzztime 10000x ./bridge
 
 site/node_modules/.installed: site/package.json site/package-lock.json
 	cd site && npm ci --no-audit --no-fund

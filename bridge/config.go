@@ -18,6 +18,7 @@ type config struct {
 	port         int
 	allowOrigins []string // origins besides the bridge's own that may open the WebSocket
 	maxSessions  int      // pages connected at once
+	maxPending   int      // calls one page may have waiting at once (each holds a goroutine, e.g. blocked in accept)
 	policy       native.Policy
 	token        string // the secret in the URL; random unless a test sets it
 }
@@ -40,6 +41,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return nil
 	})
 	fs.IntVar(&cfg.maxSessions, "max-sessions", 16, "most pages connected at once")
+	fs.IntVar(&cfg.maxPending, "max-pending-calls", 256, "most calls one page's program may have waiting at once (blocked in accept, read, …)")
+	fs.IntVar(&cfg.policy.CallsPerSecond, "max-calls-per-second", cfg.policy.CallsPerSecond, "calls a second one page's program may make on average before its calls are slowed down (never refused); 0: no limit")
+	fs.IntVar(&cfg.policy.CallBurst, "call-burst", cfg.policy.CallBurst, "calls one page's program may make at once above --max-calls-per-second before it is slowed")
 	fs.BoolVar(&cfg.policy.AllowExternal, "allow-external", false, "let learner programs bind and connect beyond loopback (other machines could then reach them)")
 	fs.IntVar(&cfg.policy.MaxSockets, "max-sockets", cfg.policy.MaxSockets, "most sockets one page's program may hold open")
 	fs.IntVar(&cfg.policy.MaxClients, "max-clients", cfg.policy.MaxClients, "most connections one page's client panel may hold open")
@@ -60,8 +64,11 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.port < 0 || cfg.port > 65535 {
 		return cfg, fmt.Errorf("--port %d is not a port number", cfg.port)
 	}
-	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 || cfg.policy.MaxClients < 0 {
-		return cfg, fmt.Errorf("--max-sessions and --max-sockets must be at least 1, --max-clients at least 0")
+	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 || cfg.maxPending < 1 || cfg.policy.MaxClients < 0 {
+		return cfg, fmt.Errorf("--max-sessions, --max-sockets and --max-pending-calls must be at least 1, --max-clients at least 0")
+	}
+	if cfg.policy.CallsPerSecond < 0 || cfg.policy.CallBurst < 1 {
+		return cfg, fmt.Errorf("--max-calls-per-second must be 0 (no limit) or more, and --call-burst at least 1")
 	}
 	return cfg, nil
 }

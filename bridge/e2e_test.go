@@ -169,6 +169,7 @@ func TestBrowserRunsEchoServer(t *testing.T) {
 	tb := newTestBridge(t, nil)
 	ctx := browserPage(t, tb)
 	waitStatus(t, ctx, "ready")
+	waitEditorOpened(t, ctx)
 
 	src := source(t, ctx)
 	if !strings.Contains(src, "Port: 9000") || !strings.Contains(src, "syscall.Accept") {
@@ -210,6 +211,7 @@ func TestBrowserShowsCompileError(t *testing.T) {
 	tb := newTestBridge(t, nil)
 	ctx := browserPage(t, tb)
 	waitStatus(t, ctx, "ready")
+	waitEditorOpened(t, ctx) // or the workspace's answer may replace the text below
 	setSource(t, ctx, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(undefinedThing)\n}\n")
 	click(t, ctx, "run")
 	waitStatus(t, ctx, "error")

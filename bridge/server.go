@@ -13,6 +13,7 @@ import (
 	"log"
 	"net"
 	"net/http"
+	"net/netip"
 	"path"
 	"regexp"
 	"strconv"
@@ -119,7 +120,15 @@ func (b *bridge) serve(ctx context.Context) error {
 }
 
 // ServeHTTP checks every request — Host, then token — before routing it.
+// Every answer, refusals included, carries the headers that keep other
+// pages from framing or sniffing it; none carries CORS headers, so a page of
+// another origin can at most send a request (fetch with mode "no-cors"),
+// never read an answer.
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer") // the token is in the URL
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	if !b.hostAllowed(r.Host) {
 		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge's loopback address (a guard against DNS rebinding); open http://127.0.0.1:%s/", r.Host, b.port))
 		return
@@ -153,18 +162,27 @@ func (b *bridge) refuse(w http.ResponseWriter, r *http.Request, status int, reas
 	http.Error(w, reason, status)
 }
 
+// contentSecurityPolicy lets the page load only its own scripts, styles,
+// workers and engine, connect only to its own origin, and never be framed
+// (no clickjacking of Run).
+const contentSecurityPolicy = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
 // hostAllowed accepts only loopback names with the bridge's port: a page on
 // another site that rebinds its own name to 127.0.0.1 still sends its name.
+// Names compare as DNS does, without case and with or without the root's
+// trailing dot; addresses in any spelling of a loopback address (127.0.0.0/8,
+// ::1, ::ffff:127.0.0.1), never with an IPv6 zone.
 func (b *bridge) hostAllowed(hostport string) bool {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil || port != b.port {
 		return false
 	}
-	switch host {
-	case "localhost", "127.0.0.1", "::1":
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" {
 		return true
 	}
-	return false
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Zone() == "" && addr.Unmap().IsLoopback()
 }
 
 // tokenValid compares the token from the query or the cookie in constant time.
@@ -183,10 +201,10 @@ func (b *bridge) tokenValid(r *http.Request) bool {
 // cannot forge it.
 func (b *bridge) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
-	if origin == "" {
+	if origin == "" || origin == "null" { // "null": a sandboxed frame, a file:// page, a redirect
 		return false
 	}
-	if origin == "http://"+r.Host {
+	if strings.EqualFold(origin, "http://"+r.Host) { // browsers send both in lower case
 		return true
 	}
 	for _, o := range b.cfg.allowOrigins {
@@ -214,9 +232,6 @@ func (b *bridge) serveAsset(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer") // the token is in the URL
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'")
 	// Cross-origin isolation: nothing of another origin may share the page's
 	// process, and the page's clock (performance.now) gets its fine resolution.
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")

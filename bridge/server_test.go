@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +27,47 @@ const testToken = "0123456789abcdef0123456789abcdef"
 type testBridge struct {
 	*bridge
 	base string // http://127.0.0.1:PORT
+	log  *logBuffer
+}
+
+// logBuffer is the bridge's log, kept for a test to read.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
+}
+
+// waitLog waits until a line of the bridge's log contains every one of parts.
+func (tb *testBridge) waitLog(t *testing.T, parts ...string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		for _, line := range strings.Split(tb.log.String(), "\n") {
+			if containsAll(line, parts) {
+				return
+			}
+		}
+	}
+	t.Errorf("no line of the bridge's log contains %q; the log:\n%s", parts, tb.log)
+}
+
+func containsAll(s string, parts []string) bool {
+	for _, p := range parts {
+		if !strings.Contains(s, p) {
+			return false
+		}
+	}
+	return true
 }
 
 func newTestBridge(t *testing.T, change func(*config)) *testBridge {
@@ -42,7 +87,8 @@ func newTestBridgeServing(t *testing.T, change func(*config), assets fs.FS) *tes
 	if change != nil {
 		change(&cfg)
 	}
-	b, err := listen(cfg, io.Discard)
+	logs := &logBuffer{}
+	b, err := listen(cfg, logs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,39 +106,73 @@ func newTestBridgeServing(t *testing.T, change func(*config), assets fs.FS) *tes
 			t.Error("the bridge did not shut down within 10s")
 		}
 	})
-	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port}
+	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port, log: logs}
 }
 
 func TestPageRefusals(t *testing.T) {
 	tb := newTestBridge(t, nil)
+	tok := "?token=" + testToken
 	for _, tc := range []struct {
 		name   string
+		method string // empty: GET
 		path   string
 		host   string // empty: the bridge's own
 		cookie string
+		origin string
+		json   bool // the body is sent as application/json
 		want   int
+		logged string // what the bridge's log line must say; empty: nothing to check
 	}{
-		{"no token", "/", "", "", http.StatusForbidden},
-		{"wrong token", "/?token=00000000000000000000000000000000", "", "", http.StatusForbidden},
-		{"token prefix", "/?token=" + testToken[:10], "", "", http.StatusForbidden},
-		{"right token", "/?token=" + testToken, "", "", http.StatusOK},
-		{"cookie", "/", "", testToken, http.StatusOK},
-		{"wrong cookie", "/", "", "nope", http.StatusForbidden},
-		{"localhost", "/?token=" + testToken, "localhost:" + tb.port, "", http.StatusOK},
-		{"ipv6 loopback", "/?token=" + testToken, "[::1]:" + tb.port, "", http.StatusOK},
-		{"rebound name", "/?token=" + testToken, "attacker.example:" + tb.port, "", http.StatusForbidden},
-		{"other port", "/?token=" + testToken, "127.0.0.1:1", "", http.StatusForbidden},
-		{"no port", "/?token=" + testToken, "127.0.0.1", "", http.StatusForbidden},
-		{"websocket without token", "/ws", "", "", http.StatusForbidden},
-		{"asset without token", "/placeholder.html", "", "", http.StatusForbidden},
-		{"missing asset", "/nothing-here.js?token=" + testToken, "", "", http.StatusNotFound},
+		{name: "no token", path: "/", want: http.StatusForbidden, logged: "missing or wrong token"},
+		{name: "wrong token", path: "/?token=00000000000000000000000000000000", want: http.StatusForbidden},
+		{name: "token prefix", path: "/?token=" + testToken[:10], want: http.StatusForbidden},
+		{name: "token twice as long", path: tok + testToken, want: http.StatusForbidden},
+		{name: "right token", path: "/" + tok, want: http.StatusOK},
+		{name: "cookie", path: "/", cookie: testToken, want: http.StatusOK},
+		{name: "wrong cookie", path: "/", cookie: "nope", want: http.StatusForbidden},
+		{name: "wrong token beats right cookie", path: "/?token=ffff", cookie: testToken, want: http.StatusForbidden},
+		{name: "localhost", path: "/" + tok, host: "localhost:" + tb.port, want: http.StatusOK},
+		{name: "LOCALHOST", path: "/" + tok, host: "LocalHost:" + tb.port, want: http.StatusOK},
+		{name: "localhost with the root's dot", path: "/" + tok, host: "localhost.:" + tb.port, want: http.StatusOK},
+		{name: "ipv6 loopback", path: "/" + tok, host: "[::1]:" + tb.port, want: http.StatusOK},
+		{name: "ipv6 loopback in full", path: "/" + tok, host: "[0:0:0:0:0:0:0:1]:" + tb.port, want: http.StatusOK},
+		{name: "ipv4-mapped loopback", path: "/" + tok, host: "[::ffff:127.0.0.1]:" + tb.port, want: http.StatusOK},
+		{name: "rebound name", path: "/" + tok, host: "attacker.example:" + tb.port, want: http.StatusForbidden, logged: "DNS rebinding"},
+		{name: "rebound name ending in localhost", path: "/" + tok, host: "evil.localhost.attacker.example:" + tb.port, want: http.StatusForbidden},
+		{name: "localhost as a subdomain", path: "/" + tok, host: "localhost.attacker.example:" + tb.port, want: http.StatusForbidden},
+		{name: "other machine's address", path: "/" + tok, host: "192.0.2.1:" + tb.port, want: http.StatusForbidden},
+		{name: "unspecified address", path: "/" + tok, host: "0.0.0.0:" + tb.port, want: http.StatusForbidden},
+		{name: "decimal address", path: "/" + tok, host: "2130706433:" + tb.port, want: http.StatusForbidden},
+		{name: "other port", path: "/" + tok, host: "127.0.0.1:1", want: http.StatusForbidden},
+		{name: "no port", path: "/" + tok, host: "127.0.0.1", want: http.StatusForbidden},
+		{name: "websocket without token", path: "/ws", want: http.StatusForbidden},
+		{name: "websocket GET without upgrade", path: "/ws" + tok, origin: tb.base, want: http.StatusBadRequest, logged: "refused websocket"},
+		{name: "websocket GET without upgrade or Origin", path: "/ws" + tok, want: http.StatusForbidden, logged: "no Origin"},
+		{name: "asset without token", path: "/placeholder.html", want: http.StatusForbidden},
+		{name: "missing asset", path: "/nothing-here.js" + tok, want: http.StatusNotFound},
+		{name: "POST from another site (fetch no-cors)", method: "POST", path: "/" + tok, origin: "http://attacker.example", want: http.StatusMethodNotAllowed, logged: "only GET"},
+		{name: "POST without token", method: "POST", path: "/", origin: "http://attacker.example", want: http.StatusForbidden},
+		{name: "check from a form or no-cors fetch (text/plain)", method: "POST", path: "/api/check" + tok, origin: "http://attacker.example", want: http.StatusUnsupportedMediaType, logged: "application/json"},
+		{name: "check as JSON from another origin", method: "POST", path: "/api/check" + tok, origin: "http://127.0.0.1:1", json: true, want: http.StatusForbidden, logged: "may not run checks"},
+		{name: "check without token", method: "POST", path: "/api/check", json: true, want: http.StatusForbidden},
+		{name: "CORS preflight", method: "OPTIONS", path: "/ws" + tok, origin: "http://attacker.example", want: http.StatusForbidden},
 	} {
-		req, _ := http.NewRequest("GET", tb.base+tc.path, nil)
+		method := tc.method
+		if method == "" {
+			method = "GET"
+		}
+		req, _ := http.NewRequest(method, tb.base+tc.path, strings.NewReader(""))
 		if tc.host != "" {
 			req.Host = tc.host
 		}
 		if tc.cookie != "" {
 			req.AddCookie(&http.Cookie{Name: tokenCookie, Value: tc.cookie})
+		}
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		if tc.json {
+			req.Header.Set("Content-Type", "application/json")
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -101,6 +181,41 @@ func TestPageRefusals(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("%s: got %d; want %d", tc.name, resp.StatusCode, tc.want)
+		}
+		// No answer lets a page of another origin read it, or frame it.
+		if v := resp.Header.Get("Access-Control-Allow-Origin"); v != "" {
+			t.Errorf("%s: Access-Control-Allow-Origin %q; want none", tc.name, v)
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'none'") {
+			t.Errorf("%s: Content-Security-Policy %q; want frame-ancestors 'none'", tc.name, csp)
+		}
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s: want X-Content-Type-Options: nosniff", tc.name)
+		}
+		if tc.logged != "" {
+			tb.waitLog(t, "refused", tc.logged)
+		}
+	}
+}
+
+// TestHostWithZone sends the request by hand: Go's client drops an IPv6
+// zone from the Host header.
+func TestHostWithZone(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	for _, host := range []string{"[::1%25lo]:" + tb.port, "[fe80::1%25lo]:" + tb.port, "[::1]:" + tb.port + ":" + tb.port, "localhost:" + tb.port + "@evil"} {
+		conn, err := net.Dial("tcp", "127.0.0.1:"+tb.port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(conn, "GET /?token=%s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", testToken, host)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		conn.Close()
+		if err != nil {
+			t.Fatalf("Host %s: %v", host, err)
+		}
+		if resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("Host %s: got %d; want 403 (or 400 from the HTTP server)", host, resp.StatusCode)
 		}
 	}
 }
@@ -138,7 +253,13 @@ func TestWebSocketRefusals(t *testing.T) {
 		{"no token", "", own, false},
 		{"wrong token", "?token=ffffffffffffffffffffffffffffffff", own, false},
 		{"foreign origin", "?token=" + testToken, "http://attacker.example", false},
+		{"own origin in upper case", "?token=" + testToken, strings.ToUpper(own), true},
 		{"foreign origin on our port", "?token=" + testToken, "http://attacker.example:" + tb.port, false},
+		{"foreign origin with the cookie's token", "?token=" + testToken, "http://127.0.0.1:1", false},
+		{"own host over https", "?token=" + testToken, "https://127.0.0.1:" + tb.port, false},
+		{"localhost for 127.0.0.1", "?token=" + testToken, "http://localhost:" + tb.port, false},
+		{"sandboxed frame or file://", "?token=" + testToken, "null", false},
+		{"listed origin's subdomain", "?token=" + testToken, "https://evil.course.example", false},
 		{"no origin", "?token=" + testToken, "", false},
 	} {
 		header := http.Header{}
@@ -388,4 +509,102 @@ func mustAddrPort(t *testing.T, s string) netip.AddrPort {
 		t.Fatal(err)
 	}
 	return a
+}
+
+// TestPolicyRefusalsOverWebSocket: each rule of the policy refuses over a
+// real session, names itself and the flag that changes it, and the bridge
+// logs it in one line.
+func TestPolicyRefusalsOverWebSocket(t *testing.T) {
+	tb := newTestBridge(t, func(c *config) { c.policy.MaxSockets = 2 })
+	ws := dialSession(t, tb)
+	ap := func(s string) netip.AddrPort { return mustAddrPort(t, s) }
+	do(t, ws, wire.Call{ID: 1, Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"})
+	do(t, ws, wire.Call{ID: 2, Op: wire.OpSocket, Family: "AF_INET6", Type: "SOCK_STREAM"})
+	for _, tc := range []struct {
+		name       string
+		call       wire.Call
+		rule, flag string
+	}{
+		{"bind any address", wire.Call{Op: wire.OpBind, FD: 3, Addr: ap("0.0.0.0:0")}, "loopback-only", "--allow-external"},
+		{"bind any IPv6 address", wire.Call{Op: wire.OpBind, FD: 4, Addr: ap("[::]:0")}, "loopback-only", "--allow-external"},
+		{"bind another machine's address", wire.Call{Op: wire.OpBind, FD: 3, Addr: ap("192.0.2.1:8080")}, "loopback-only", "--allow-external"},
+		{"connect beyond this machine", wire.Call{Op: wire.OpConnect, FD: 3, Addr: ap("192.0.2.1:80")}, "loopback-only", "--allow-external"},
+		{"connect to an IPv4-mapped outside address", wire.Call{Op: wire.OpConnect, FD: 4, Addr: ap("[::ffff:192.0.2.1]:80")}, "loopback-only", "--allow-external"},
+		{"bind a privileged port", wire.Call{Op: wire.OpBind, FD: 3, Addr: ap("127.0.0.1:80")}, "ports", "--ports"},
+		{"connect to port 0", wire.Call{Op: wire.OpConnect, FD: 3, Addr: ap("127.0.0.1:0")}, "ports", "--ports"},
+		{"one socket too many", wire.Call{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}, "max-sockets", "--max-sockets"},
+	} {
+		tc.call.ID = 100
+		r := do(t, ws, tc.call)
+		if r.Refused == nil || r.Refused.Rule != tc.rule || r.Refused.Flag != tc.flag || r.Errno != "" {
+			t.Errorf("%s: got %+v; want a refusal by %s naming %s", tc.name, r, tc.rule, tc.flag)
+			continue
+		}
+		tb.waitLog(t, "refused "+string(tc.call.Op), tc.rule, tc.flag)
+	}
+}
+
+func TestSessionCap(t *testing.T) {
+	tb := newTestBridge(t, func(c *config) { c.maxSessions = 2 })
+	dialSession(t, tb)
+	dialSession(t, tb)
+	ws, resp, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+tb.port+"/ws?token="+testToken, http.Header{"Origin": {tb.base}})
+	if err == nil {
+		ws.Close()
+		t.Fatal("a third page got a session; want a refusal at --max-sessions 2")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("third page: got %v; want 503", err)
+	}
+	tb.waitLog(t, "refused", "--max-sessions")
+}
+
+// TestPendingCallCap: calls beyond --max-pending-calls are answered with a
+// problem naming the flag; the session and its blocked calls carry on.
+func TestPendingCallCap(t *testing.T) {
+	tb := newTestBridge(t, func(c *config) { c.maxPending = 2 })
+	ws := dialSession(t, tb)
+	listenOnFreePort(t, ws)
+	var frame []byte
+	for id := uint64(10); id < 13; id++ { // two block in accept, the third is one too many
+		frame, _ = wire.AppendRecord(frame, wire.Record{Call: &wire.Call{ID: id, Op: wire.OpAccept, FD: 3}})
+	}
+	ws.WriteMessage(websocket.BinaryMessage, frame)
+	rec := next(t, ws)
+	if rec.Problem == nil || rec.Problem.ID != 12 || !strings.Contains(rec.Problem.Message, "--max-pending-calls") {
+		t.Fatalf("third blocked call: got %+v; want a problem for call 12 naming --max-pending-calls", rec)
+	}
+	tb.waitLog(t, "refused a record", "--max-pending-calls")
+}
+
+// TestCallsAreSlowedAndLogged: over the calls-per-second cap, calls still
+// succeed, and the bridge says once that it slows the session.
+func TestCallsAreSlowedAndLogged(t *testing.T) {
+	tb := newTestBridge(t, func(c *config) { c.policy.CallsPerSecond, c.policy.CallBurst = 20, 1 })
+	ws := dialSession(t, tb)
+	for id := range uint64(4) {
+		if r := do(t, ws, wire.Call{ID: id + 1, Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}); r.Failed() {
+			t.Fatalf("call %d over the cap: got %+v; want it slowed, not failed", id+1, r)
+		}
+	}
+	tb.waitLog(t, "slowing its calls to 20 a second", "--max-calls-per-second")
+	if n := strings.Count(tb.log.String(), "slowing"); n != 1 {
+		t.Errorf("the log says it slows the session %d times; want once", n)
+	}
+}
+
+func TestFlagsForEveryCap(t *testing.T) {
+	cfg, err := parseFlags([]string{"--max-pending-calls", "9", "--max-calls-per-second", "0", "--call-burst", "3", "--max-sockets", "5", "--max-sessions", "4", "--ports", "2000-3000", "--allow-external"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.policy
+	if cfg.maxPending != 9 || p.CallsPerSecond != 0 || p.CallBurst != 3 || p.MaxSockets != 5 || cfg.maxSessions != 4 || p.MinPort != 2000 || p.MaxPort != 3000 || !p.AllowExternal {
+		t.Errorf("flags: got %+v", cfg)
+	}
+	for _, bad := range [][]string{{"--max-pending-calls", "0"}, {"--max-calls-per-second", "-1"}, {"--call-burst", "0"}, {"--ports", "80"}, {"--allow-origin", "attacker.example"}} {
+		if _, err := parseFlags(bad, io.Discard); err == nil {
+			t.Errorf("%q: got no error", bad)
+		}
+	}
 }

@@ -25,9 +25,6 @@ const (
 	pongWait = 30 * time.Second
 	// pingPeriod must be shorter than pongWait, so a live page always answers in time.
 	pingPeriod = pongWait * 9 / 10
-	// maxInFlight bounds the calls one page may have waiting at once (each
-	// holds a goroutine, e.g. blocked in accept).
-	maxInFlight = 256
 	// resultBacklog is how many answers may wait for the write pump.
 	resultBacklog = 64
 	// socketsPoll is how often the sockets table is read while it can change
@@ -56,6 +53,7 @@ type session struct {
 	peer     string
 	started  time.Time
 	changed  chan struct{} // capacity 1: the sockets table may have changed
+	slowed   atomic.Bool   // the policy's calls-per-second cap has delayed a call, and the log said so
 
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
@@ -67,7 +65,16 @@ type session struct {
 // by ServeHTTP; the upgrader checks Origin) into a session.
 func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if !b.originAllowed(r) {
-		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Origin %q may not open a session: only the bridge's own page may (or one listed with --allow-origin)", r.Header.Get("Origin")))
+		origin := r.Header.Get("Origin")
+		switch origin {
+		case "":
+			origin = "no Origin"
+		case "null":
+			origin = "Origin null (a sandboxed frame or a file:// page)"
+		default:
+			origin = fmt.Sprintf("Origin %q", origin)
+		}
+		b.refuse(w, r, http.StatusForbidden, origin+" may not open a session: only the bridge's own page may (start the bridge with --allow-origin to add one)")
 		return
 	}
 	b.mu.Lock()
@@ -90,7 +97,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		ctx:     ctx,
 		cancel:  cancel,
 		out:     make(chan wire.Record, resultBacklog),
-		slots:   make(chan struct{}, maxInFlight),
+		slots:   make(chan struct{}, b.cfg.maxPending),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
 		changed: make(chan struct{}, 1),
@@ -249,7 +256,7 @@ func (s *session) start(b *bridge, rec wire.Record) {
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d)", maxInFlight))
+		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
 		return
 	}
 	s.calls.Add(1)
@@ -267,6 +274,12 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
+		}
+		if res.Refused != nil {
+			b.log.Printf("session from %s: refused %s: %v", s.peer, wire.FormatCall(&call), res.Refused)
+		}
+		if s.native.Slowed() > 0 && s.slowed.CompareAndSwap(false, true) {
+			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
 		}
 		s.send(wire.Record{Result: res})
 	}()

@@ -22,6 +22,11 @@ type Policy struct {
 	// MaxSockets caps the sockets a session holds open at once, counting
 	// those made by accept. Zero or less allows none.
 	MaxSockets int
+	// CallsPerSecond caps the rate of a session's calls on average; CallBurst
+	// calls may come at once above it. A call over the cap is delayed, never
+	// refused, so a program that spins is slowed and keeps working. Zero
+	// means no cap.
+	CallsPerSecond, CallBurst int
 	// MaxClients caps the client panel's connections open at once. They
 	// have their own cap so that the page's clients never make the learner's
 	// own socket() fail. Zero or less allows none.
@@ -29,9 +34,10 @@ type Policy struct {
 }
 
 // DefaultPolicy is the bridge's policy unless flags say otherwise: loopback
-// only, unprivileged ports, 64 sockets.
+// only, unprivileged ports, 64 sockets, calls slowed beyond 2000 a second
+// (an echo server makes a few per client; a loop that spins makes millions).
 func DefaultPolicy() Policy {
-	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, MaxClients: 16}
+	return Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 64, MaxClients: 16, CallsPerSecond: 2000, CallBurst: 500}
 }
 
 // The rules of a Policy, as they appear in a wire.Refusal.

@@ -36,6 +36,7 @@ type Session struct {
 	fds    map[int]*sock // virtual descriptor → socket; nil while an accept or socket call fills it
 	calls  sync.WaitGroup
 	trace  trace
+	slow   *throttle
 	done   context.Context // ends when the session closes
 	end    context.CancelFunc
 
@@ -48,13 +49,17 @@ type Session struct {
 // NewSession starts a session with no sockets.
 func NewSession(p Policy) *Session {
 	done, end := context.WithCancel(context.Background())
-	return &Session{policy: p, fds: make(map[int]*sock), done: done, end: end,
+	return &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
 		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client)}
 }
 
+// Slowed counts the calls the policy's calls-per-second cap has delayed.
+func (s *Session) Slowed() int64 { return s.slow.slowedCalls() }
+
 // Do performs one call. Safe for concurrent use by many goroutines; blocking
 // calls (accept, read, write, connect) wait in the Go runtime's poller and
-// return ECANCELED when ctx ends or the session closes. ctx governs only
+// return ECANCELED when ctx ends or the session closes. A call over the
+// policy's calls-per-second cap first waits its turn, cancellable the same way. ctx governs only
 // waiting: a call that can finish at once does. err is non-nil only for a
 // malformed call (c.Validate() fails); kernel errors and policy refusals are
 // in the Result.
@@ -76,7 +81,10 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	if s.begin() {
 		ctx, cancel := context.WithCancel(ctx)
 		stop := context.AfterFunc(s.done, cancel)
-		err := s.do(ctx, c, r)
+		err := s.wait(ctx)
+		if err == nil {
+			err = s.do(ctx, c, r)
+		}
 		if err == nil && (c.Op == wire.OpBind || c.Op == wire.OpConnect || c.Op == wire.OpListen) {
 			s.notePort(c.FD)
 		}
@@ -89,6 +97,23 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	}
 	s.trace.add(c, r, start, time.Now())
 	return r, nil
+}
+
+// wait delays a call over the policy's calls-per-second cap.
+func (s *Session) wait(ctx context.Context) error {
+	d := s.slow.delay(time.Now())
+	if d <= 0 {
+		return nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		s.slow.giveBack()
+		return unix.ECANCELED
+	}
 }
 
 // begin counts a call in, unless the session is closed.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"syscall/js"
 	"time"
@@ -21,7 +22,16 @@ import (
 // dialTimeout bounds start's wait for the bridge.
 const dialTimeout = 15 * time.Second
 
+// maxStack bounds a goroutine's stack below the depth at which the
+// browser's own call stack overflows (in Chromium between 2 and 4 MB of Go
+// stack): a learner's runaway recursion then dies as Go's "stack overflow",
+// which the worker can name, rather than as a JavaScript RangeError that
+// tears through the runtime. Interpreted recursion stays fine to well over a
+// thousand calls deep.
+const maxStack = 2 << 20
+
 func main() {
+	debug.SetMaxStack(maxStack)
 	b := &boundary{}
 	js.Global().Set("sockstepEngine", js.ValueOf(map[string]any{
 		"start":          method(b.start),

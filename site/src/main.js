@@ -276,6 +276,10 @@ let current = null;
 let running = false;
 /** Source to run once the current worker has connected. */
 let queuedRun = /** @type {string | null} */ (null);
+/** When the last run ended (performance.now()). */
+let runEndedAt = -Infinity;
+/** How soon after a run's end a crash of the engine is still that run's. */
+const CRASH_AFTER_EXIT_MS = 1000;
 /** What runs (or is queued): its workspace file and source, for Check to know whether it is the editor's. */
 let program = { file: "", source: /** @type {string | null} */ (null) };
 /** The current worker's bridge session (its `session` event), which a check names. */
@@ -433,18 +437,20 @@ function engineGone(message, kind) {
   current?.worker.terminate();
   current = null;
   sessionEnded("the bridge session ended");
-  if (running) {
+  // A crash may be told just after the run it ended (its exit went out first).
+  const crashedRun = kind === "crash" && (running || performance.now() - runEndedAt < CRASH_AFTER_EXIT_MS);
+  if (running || crashedRun) {
+    if (running) debug.onEnded();
     running = false;
     cancelPending("the engine stopped");
-    debug.onEnded();
-    say(message, "error");
+    say(crashedRun ? `${message}. The engine has restarted: fix the program and press Run.` : message, "error");
   } else if (message !== lastFailure) {
     say(message, "system");
   }
   if (kind === "crash" && wasStarted) {
-    // engine.wasm itself ended (a panic in a learner's goroutine does that); the bridge
-    // is likely still there, so start over at once.
-    if (statusEl.textContent === "running" || statusEl.textContent === "paused") setStatus("error");
+    // engine.wasm itself ended (the program recursed too deeply, used all the memory, or
+    // panicked in a goroutine); the bridge is likely still there, so start over at once.
+    if (crashedRun || statusEl.textContent === "running" || statusEl.textContent === "paused") setStatus("error");
     else if (statusEl.textContent === "ready") setStatus("disconnected");
     spawn();
   } else {
@@ -530,6 +536,7 @@ function stop() {
 function finishRun(error) {
   if (!running) return;
   running = false;
+  runEndedAt = performance.now();
   cancelPending("the program ended");
   debug.onEnded();
   if (!error) {

@@ -37,13 +37,19 @@ let flushTimer;
 /** @param {import("./engine").EngineEvent} event */
 function postEvent(event) {
   pendingEvents.push(event);
-  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE) flushEvents();
+  // The first event after a quiet spell goes at once: a program that then spins (for {})
+  // never lets this thread run the timer, and its last words would never reach the page.
+  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE || performance.now() - lastFlush >= EVENT_FLUSH_MS) flushEvents();
   else flushTimer ??= setTimeout(flushEvents, EVENT_FLUSH_MS);
 }
+
+/** When events were last posted (performance.now()). */
+let lastFlush = -Infinity;
 
 function flushEvents() {
   clearTimeout(flushTimer);
   flushTimer = undefined;
+  lastFlush = performance.now();
   if (pendingEvents.length === 0) return;
   self.postMessage({ type: "events", events: pendingEvents });
   pendingEvents = [];
@@ -51,13 +57,13 @@ function flushEvents() {
 
 /** Tells the page this worker is of no more use; the page terminates it and spawns another. */
 let stopped = false;
-function engineStopped(message) {
+function engineStopped(/** @type {string} */ message) {
   if (stopped) return;
   stopped = true;
-  post({ type: "engineStopped", message: `the engine stopped: ${message}` });
+  post({ type: "engineStopped", message });
 }
 
-self.addEventListener("error", (e) => engineStopped(e.message || String(e.error)));
+self.addEventListener("error", (e) => engineStopped(`the engine stopped: ${e.message || String(e.error)}`));
 self.addEventListener("unhandledrejection", (e) => console.warn("worker: unhandled rejection", e.reason));
 
 function describe(err) {
@@ -65,19 +71,48 @@ function describe(err) {
   return String(err);
 }
 
+/** The most of the Go runtime's dying words kept to explain a crash (the whole dump goes to the console). */
+const MAX_CRASH_TEXT = 16 << 10;
+/** What the Go runtime wrote to fd 2: only a crash writes there, the program's own output is reported by the engine. */
+let crashText = "";
+/** The Go runtime has exited: every call into the engine fails from now on. */
+let exited = false;
+
+/**
+ * Says in a learner's words why engine.wasm died, from what the Go runtime
+ * wrote as it died: the program recursed too deeply, used all the memory, or
+ * panicked in a goroutine (which no recover in main can catch).
+ * @param {number | undefined} code
+ */
+function crashMessage(code) {
+  const first = crashText.split("\n").find((l) => l.trim() !== "") ?? "";
+  const panicLine = /^panic: (.*?)( \[recovered.*)?$/m.exec(crashText);
+  if (/stack exceeds|stack overflow|unexpected return pc|unknown caller pc|morestack/.test(crashText)) {
+    return "your program recursed too deeply: the engine ran out of stack and had to stop (is a recursive function missing its base case?)";
+  }
+  if (/out of memory/.test(crashText)) {
+    return "your program used all the memory the engine may have (4 GB) and the engine had to stop";
+  }
+  if (panicLine) {
+    return `your program panicked in a goroutine: ${panicLine[1]}. A panic that its own goroutine does not recover ends the whole program`;
+  }
+  if (first) return `the engine crashed: ${first}`;
+  return code ? `the engine exited with code ${code}` : "the engine exited";
+}
+
 // Go's own glue. It defines globalThis.fs, whose writeSync is where the Go
 // runtime writes fd 1 and 2 (to the console). Wrap it: the engine reports the
-// program's output itself, but a crash of the engine (a Go panic, "fatal
-// error: …") only reaches fd 2, so forward fd 2 to the page as stderr.
+// program's output itself, so what reaches fd 2 is the runtime dying (a
+// fatal error, a panic in a goroutine): keep its start to explain the crash
+// in words, rather than pour a stack dump on the learner.
 importScripts("wasm_exec.js");
 {
   const fs = /** @type {any} */ (globalThis).fs;
   const writeSync = fs.writeSync.bind(fs);
   const decoder = new TextDecoder();
   fs.writeSync = (/** @type {number} */ fd, /** @type {Uint8Array} */ buf) => {
-    if (fd === 2) {
-      const text = decoder.decode(buf, { stream: true });
-      if (text) postEvent({ type: "output", stream: "stderr", text });
+    if (fd === 2 && crashText.length < MAX_CRASH_TEXT) {
+      crashText += decoder.decode(buf, { stream: true });
     }
     return writeSync(fd, buf); // and to the console, as before
   };
@@ -94,7 +129,7 @@ const queue = [];
 self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
   const msg = e.data;
   if (msg.type === "init") {
-    boot(msg.module, msg.bridgeURL).catch((err) => engineStopped(describe(err)));
+    boot(msg.module, msg.bridgeURL).catch((err) => engineStopped(`the engine stopped: ${describe(err)}`));
   } else if (engine) {
     handle(msg);
   } else {
@@ -113,14 +148,15 @@ async function boot(module, bridgeURL) {
   const exit = go.exit;
   go.exit = (/** @type {number} */ code) => {
     exitCode = code;
+    exited = true;
     exit(code);
   };
   const g = go;
   const instance = await WebAssembly.instantiate(module, go.importObject);
   // Not awaited: it resolves when the Go program exits, which the engine never should.
   g.run(instance).then(
-    () => engineStopped(exitCode ? `engine.wasm exited with code ${exitCode}` : "engine.wasm exited"),
-    (err) => engineStopped(describe(err)),
+    () => engineStopped(crashMessage(exitCode)),
+    (err) => engineStopped(`the engine stopped: ${describe(err)}`),
   );
 
   engine = await waitForEngine();
@@ -139,7 +175,8 @@ async function boot(module, bridgeURL) {
     await withTimeout(engine.start({ bridgeURL, onEvent }), START_TIMEOUT_MS, "no answer from the bridge");
     post({ type: "started" });
   } catch (err) {
-    post({ type: "startFailed", message: describe(err) });
+    if (exited) engineStopped(crashMessage(exitCode));
+    else post({ type: "startFailed", message: describe(err) });
   }
 }
 
@@ -182,9 +219,12 @@ async function handle(msg) {
         post({ type: "runDone", error: "" });
       } catch (err) {
         // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
-        // program), run fails with a JavaScript error about the lost instance;
-        // engineStopped says what happened instead.
-        if (stopped || go?.exited) break;
+        // program), run fails with a JavaScript error about the lost instance
+        // ("cannot read exports"); engineStopped says what happened instead.
+        if (exited || stopped || go?.exited) {
+          engineStopped(crashMessage(undefined));
+          break;
+        }
         post({ type: "runDone", error: describe(err) || "the run failed" });
       }
       break;

@@ -25,6 +25,7 @@ type output struct {
 	stream string
 	buf    []byte
 	timer  *time.Timer
+	last   time.Time // when the buffer was last emitted
 	closed bool
 }
 
@@ -47,7 +48,11 @@ func (w *streamWriter) Write(p []byte) (int, error) {
 		o.stream = w.stream
 	}
 	o.buf = append(o.buf, p...)
-	if len(o.buf) >= flushAt {
+	// A whole line after a quiet spell goes at once: in engine.wasm a
+	// program that then spins (for {}) never yields to the timer, and its
+	// last words would never reach the page.
+	lineAfterQuiet := len(p) > 0 && p[len(p)-1] == '\n' && time.Since(o.last) >= flushAfter
+	if len(o.buf) >= flushAt || lineAfterQuiet {
 		o.flushLocked(false)
 	} else if o.timer == nil {
 		o.timer = time.AfterFunc(flushAfter, o.flush)
@@ -83,6 +88,7 @@ func (o *output) flushLocked(all bool) {
 		return
 	}
 	o.emit(Event{Type: TypeOutput, Stream: o.stream, Text: string(o.buf[:n])})
+	o.last = time.Now()
 	o.buf = append(o.buf[:0], o.buf[n:]...)
 	if len(o.buf) > 0 {
 		o.timer = time.AfterFunc(flushAfter, o.flush)
