@@ -52,8 +52,9 @@ type session struct {
 	slots    chan struct{} // one token per call in flight
 	peer     string
 	started  time.Time
-	changed  chan struct{} // capacity 1: the sockets table may have changed
-	slowed   atomic.Bool   // the policy's calls-per-second cap has delayed a call, and the log said so
+	changed  chan struct{}    // capacity 1: the sockets table may have changed
+	tables   chan *wire.Event // capacity 1: the newest sockets table not yet sent
+	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
 
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
@@ -101,6 +102,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		peer:    r.RemoteAddr,
 		started: time.Now(),
 		changed: make(chan struct{}, 1),
+		tables:  make(chan *wire.Event, 1),
 	}
 	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
@@ -197,7 +199,7 @@ func (s *session) watchSockets() {
 		}
 		if enc, _ := json.Marshal(ev); !bytes.Equal(enc, last) {
 			last = enc
-			s.send(wire.Record{Event: ev})
+			s.offerTable(ev)
 		}
 		poll = nil
 		if len(table) > 0 || len(s.slots) > 0 {
@@ -207,6 +209,22 @@ func (s *session) watchSockets() {
 		case <-s.ctx.Done():
 			return
 		case <-time.After(socketsGap):
+		}
+	}
+}
+
+// offerTable hands the write pump the newest table, replacing one it has not
+// sent yet: a page that reads slowly gets the latest table, not a backlog.
+func (s *session) offerTable(ev *wire.Event) {
+	for {
+		select {
+		case s.tables <- ev:
+			return
+		default:
+		}
+		select {
+		case <-s.tables: // stale
+		default:
 		}
 	}
 }
@@ -312,34 +330,41 @@ func (s *session) writePump() {
 	defer ping.Stop()
 	var frame []byte
 	for {
+		var first wire.Record
 		select {
-		case <-s.ctx.Done():
-			s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "session ended"), time.Now().Add(time.Second))
-			return
-		case <-ping.C:
-			if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				s.cancel()
+		case first = <-s.out: // answers first: the hello and results never wait behind a table
+		default:
+			select {
+			case <-s.ctx.Done():
+				s.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "session ended"), time.Now().Add(time.Second))
 				return
-			}
-		case rec := <-s.out:
-			frame = frame[:0]
-			for {
-				var err error
-				if frame, err = wire.AppendRecord(frame, rec); err != nil {
-					frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
+			case <-ping.C:
+				if err := s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+					s.cancel()
+					return
 				}
-				s.recordsOut++
-				if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
-					break
-				}
-				rec = <-s.out
+				continue
+			case first = <-s.out:
+			case table := <-s.tables:
+				first = wire.Record{Event: table}
 			}
-			s.ws.SetWriteDeadline(time.Now().Add(writeWait))
-			if err := s.ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
-				s.cancel()
-				return
-			}
-			s.framesOut++
 		}
+		frame = frame[:0]
+		for rec := first; ; rec = <-s.out {
+			var err error
+			if frame, err = wire.AppendRecord(frame, rec); err != nil {
+				frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
+			}
+			s.recordsOut++
+			if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
+				break
+			}
+		}
+		s.ws.SetWriteDeadline(time.Now().Add(writeWait))
+		if err := s.ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+			s.cancel()
+			return
+		}
+		s.framesOut++
 	}
 }
