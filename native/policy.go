@@ -48,6 +48,16 @@ const (
 	RuleMaxClients   = "max-clients"
 )
 
+// checkUnboundListen applies the address rule to a listen on a socket that
+// was never bound: the kernel would bind it to every address (0.0.0.0 or ::)
+// on a port of its choosing.
+func (p Policy) checkUnboundListen() *wire.Refusal {
+	if p.AllowExternal {
+		return nil
+	}
+	return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: "listening on a socket that was never bound would listen on every address, open to other machines; bind it to 127.0.0.1 first"}
+}
+
 // checkAddr applies the address and port rules to a bind or connect.
 func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
 	if !p.AllowExternal {

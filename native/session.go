@@ -308,7 +308,14 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 		}
 		return sk.do(func(fd int) error { return unix.Bind(fd, sa) })
 	case wire.OpListen:
-		return sk.do(func(fd int) error { return unix.Listen(fd, c.Value) })
+		return sk.do(func(fd int) error {
+			if sa, err := unix.Getsockname(fd); err == nil && addrPort(sa).Port() == 0 {
+				if refusal := s.policy.checkUnboundListen(); refusal != nil {
+					return refusal
+				}
+			}
+			return unix.Listen(fd, c.Value)
+		})
 	case wire.OpAccept:
 		return s.accept(ctx, sk, r)
 	case wire.OpRead:

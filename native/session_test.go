@@ -348,10 +348,22 @@ func TestPolicyRefuses(t *testing.T) {
 		t.Errorf("bind 0.0.0.0 message: got %q; want the plain explanation", r.Refused.Message)
 	}
 
+	// listen on a socket never bound: the kernel would bind it to every
+	// address, so the policy refuses, and the socket stays unbound.
+	for _, family := range []string{"AF_INET", "AF_INET6"} {
+		fd := ok(t, s, wire.Call{Op: wire.OpSocket, Family: family, Type: "SOCK_STREAM"}).Ret
+		wantRefusal(t, "listen unbound "+family, call(t, s, wire.Call{Op: wire.OpListen, FD: fd, Value: 5}), "--allow-external")
+		if local := ok(t, s, wire.Call{Op: wire.OpGetsockname, FD: fd}).Addr; local.Port() != 0 {
+			t.Errorf("listen unbound %s: the refused socket got bound to %s", family, local)
+		}
+		ok(t, s, wire.Call{Op: wire.OpClose, FD: fd})
+	}
+
 	// With the rule lifted the kernel answers, and its answer is an errno.
 	open := newSession(t, Policy{AllowExternal: true, MinPort: 1024, MaxPort: 65535, MaxSockets: 64})
 	fd := newSocket4(t, open)
 	wantErrno(t, "bind a foreign address when allowed", call(t, open, wire.Call{Op: wire.OpBind, FD: fd, Addr: netip.MustParseAddrPort("192.0.2.1:9000")}), "EADDRNOTAVAIL")
+	ok(t, open, wire.Call{Op: wire.OpListen, FD: newSocket4(t, open), Value: 5}) // unbound, and allowed
 }
 
 func wantRefusal(t *testing.T, what string, r *wire.Result, flag string) {
