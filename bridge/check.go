@@ -38,7 +38,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if name == "" && fs.NArg() > 0 {
 		name = fs.Arg(0)
-		fs.Parse(fs.Args()[1:])
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return 2
+		}
 	}
 	if name == "" || fs.NArg() > 0 {
 		fs.Usage()

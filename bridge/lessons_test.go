@@ -242,7 +242,7 @@ func TestCheckCommand(t *testing.T) {
 			}
 		})
 	}
-	for _, args := range [][]string{{"check"}, {"check", "99"}, {"check", "4", "--nope"}, {"check", "4", "extra"}} {
+	for _, args := range [][]string{{"check"}, {"check", "99"}, {"check", "4", "--nope"}, {"check", "--addr", "127.0.0.1:1", "4", "--nope"}, {"check", "4", "extra"}} {
 		var out, errOut bytes.Buffer
 		if code := cli(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d; want 2", args, code)

@@ -46,6 +46,7 @@ type bridge struct {
 
 	mu       sync.Mutex
 	sessions map[*session]struct{}
+	opening  int            // sessions between the cap's check and their entry in sessions
 	running  sync.WaitGroup // one per session
 	etags    sync.Map       // asset name → its ETag
 }

@@ -79,7 +79,10 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
-	full := len(b.sessions) >= b.cfg.maxSessions
+	full := len(b.sessions)+b.opening >= b.cfg.maxSessions
+	if !full {
+		b.opening++ // the slot is ours while the upgrade runs, so pages arriving together cannot all pass
+	}
 	b.mu.Unlock()
 	if full {
 		b.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many pages connected (the limit is %d; start the bridge with --max-sessions to change it)", b.cfg.maxSessions))
@@ -87,6 +90,9 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	ws, err := b.upgrader.Upgrade(w, r, nil)
 	if err != nil {
+		b.mu.Lock()
+		b.opening--
+		b.mu.Unlock()
 		b.log.Printf("refused websocket from %s: %v", r.RemoteAddr, err)
 		return // the upgrader has answered
 	}
@@ -106,6 +112,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
+	b.opening--
 	b.sessions[s] = struct{}{}
 	b.mu.Unlock()
 	b.running.Add(1)
