@@ -128,7 +128,6 @@ func (b *bridge) check(w http.ResponseWriter, r *http.Request) {
 
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
 	steps, passed := l.Check(ctx, lessons.Target{Addr: l.Addr(), Trace: s.native.Trace})

@@ -209,7 +209,7 @@ func (b *bridge) originAllowed(r *http.Request) bool {
 		return true
 	}
 	for _, o := range b.cfg.allowOrigins {
-		if origin == o {
+		if strings.EqualFold(origin, o) {
 			return true
 		}
 	}

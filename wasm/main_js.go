@@ -42,7 +42,6 @@ func main() {
 		"load":           method(b.load),
 		"save":           method(b.save),
 		"client":         method(b.client),
-		"list":           method(b.list),
 		// exportArchive() resolves to the whole workspace as a zip (a Uint8Array).
 		"exportArchive": method(b.exportArchive),
 		// importArchive(bytes) writes a zip made by exportArchive; resolves to the names written.
@@ -187,6 +186,9 @@ func (b *boundary) client(args []js.Value) (any, error) {
 		addr = v.String()
 	}
 	if v := opts.Get("id"); v.Type() == js.TypeNumber {
+		if v.Int() < 1 || float64(v.Int()) != v.Float() {
+			return nil, fmt.Errorf("client: id must be a client's number (a whole number from 1), not %v", v.Float())
+		}
 		id = uint64(v.Int())
 	}
 	if v := opts.Get("data"); v.Type() == js.TypeString {
@@ -362,23 +364,6 @@ func (b *boundary) save(args []js.Value) (any, error) {
 		return nil, err
 	}
 	return nil, w.Save(name, source)
-}
-
-// list(dir) resolves to the names of the files under dir ("" for all).
-func (b *boundary) list(args []js.Value) (any, error) {
-	dir, err := stringArg(args, 0, "dir")
-	if err != nil {
-		return nil, err
-	}
-	w, err := b.workspace()
-	if err != nil {
-		return nil, err
-	}
-	names, err := w.List(dir)
-	if err != nil {
-		return nil, err
-	}
-	return stringsValue(names), nil
 }
 
 // exportArchive() resolves to the workspace as a zip archive, a Uint8Array.

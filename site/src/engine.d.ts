@@ -204,8 +204,6 @@ export interface SockstepEngine {
   /** A workspace file's text, or null when there is no such file. */
   load(name: string): Promise<string | null>;
   save(name: string, source: string): Promise<void>;
-  /** The names of the workspace's files under dir ("" for all), sorted. */
-  list(dir: string): Promise<string[]>;
   /** The whole workspace as a zip archive. */
   exportArchive(): Promise<Uint8Array>;
   /**
@@ -255,7 +253,7 @@ export type FromWorker =
   /** sockstepEngine.start rejected or timed out. */
   | { type: "startFailed"; message: string }
   /** Engine events in the order they happened, parsed, sent together (at most 16 ms
-   * after the first); also Go runtime text on fd 2 as `output` events on stderr. */
+   * after the first). */
   | { type: "events"; events: EngineEvent[] }
   /** sockstepEngine.run settled; error is empty when it resolved. */
   | { type: "runDone"; error: string }

@@ -221,7 +221,7 @@ async function handle(msg) {
         // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
         // program), run fails with a JavaScript error about the lost instance
         // ("cannot read exports"); engineStopped says what happened instead.
-        if (exited || stopped || go?.exited) {
+        if (exited || stopped) {
           engineStopped(crashMessage(undefined));
           break;
         }
