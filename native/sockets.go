@@ -118,4 +118,19 @@ func (s *Session) Sockets() ([]wire.SocketInfo, error) {
 }
 
 // intp is a pointer to a copy of n, for the optional fields of SocketInfo.
+// addresses starts a socket's row with its local address (once bound) and
+// its peer (once connected), on any host.
+func addresses(fd int) wire.SocketInfo {
+	var info wire.SocketInfo
+	if sa, err := unix.Getsockname(fd); err == nil {
+		if ap := addrPort(sa); ap.Port() != 0 {
+			info.Local = ap
+		}
+	}
+	if sa, err := unix.Getpeername(fd); err == nil {
+		info.Peer = addrPort(sa)
+	}
+	return info
+}
+
 func intp(n int) *int { return &n }

@@ -23,15 +23,7 @@ const fionread = 0x4004667f
 // SO_NWRITE. A listener's accept queue and backlog have no such call on
 // macOS: they stay unknown rather than guessed.
 func describe(fd int) wire.SocketInfo {
-	var info wire.SocketInfo
-	if sa, err := unix.Getsockname(fd); err == nil {
-		if ap := addrPort(sa); ap.Port() != 0 {
-			info.Local = ap
-		}
-	}
-	if sa, err := unix.Getpeername(fd); err == nil {
-		info.Peer = addrPort(sa)
-	}
+	info := addresses(fd)
 	ci, err := unix.GetsockoptTCPConnectionInfo(fd, unix.IPPROTO_TCP, unix.TCP_CONNECTION_INFO)
 	if err != nil {
 		return info

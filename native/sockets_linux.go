@@ -31,15 +31,7 @@ const stateListen = 10
 // keeps them in tcpi_unacked and tcpi_sacked), SIOCINQ and SIOCOUTQ for a
 // connected socket's queues.
 func describe(fd int) wire.SocketInfo {
-	var info wire.SocketInfo
-	if sa, err := unix.Getsockname(fd); err == nil {
-		if ap := addrPort(sa); ap.Port() != 0 {
-			info.Local = ap
-		}
-	}
-	if sa, err := unix.Getpeername(fd); err == nil {
-		info.Peer = addrPort(sa)
-	}
+	info := addresses(fd)
 	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
 	if err != nil {
 		return info
