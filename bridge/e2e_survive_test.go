@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -156,21 +155,7 @@ func bridgeOn(t *testing.T, port int) (*testBridge, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.serve(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("the bridge did not shut down within 10s")
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop := serveInBackground(t, b)
 	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port, log: logs}, stop
 }
 

@@ -95,18 +95,30 @@ func newTestBridgeServing(t *testing.T, change func(*config), assets fs.FS) *tes
 	if assets != nil {
 		b.assets = assets
 	}
+	serveInBackground(t, b)
+	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port, log: logs}
+}
+
+// serveInBackground serves b until the returned stop is called (at the
+// latest when the test ends); stop waits for the shutdown, at most 10s.
+func serveInBackground(t *testing.T, b *bridge) (stop func()) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.serve(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("the bridge did not shut down within 10s")
-		}
-	})
-	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port, log: logs}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("the bridge did not shut down within 10s")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 func TestPageRefusals(t *testing.T) {

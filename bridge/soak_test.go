@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -140,21 +139,7 @@ func soakBridge(t *testing.T, sessions int) (*testBridge, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.serve(ctx) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				t.Error("a soak bridge did not shut down within 10s")
-			}
-		})
-	}
-	t.Cleanup(stop)
+	stop := serveInBackground(t, b)
 	return &testBridge{bridge: b, base: "http://127.0.0.1:" + b.port}, stop
 }
 
