@@ -171,6 +171,12 @@ func TestBrowserRunsEchoServer(t *testing.T) {
 	waitStatus(t, ctx, "ready")
 	waitEditorOpened(t, ctx)
 
+	// The token has left the address bar, and page script cannot read the
+	// cookie that replaced it.
+	if leak, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href.includes(`+strconv.Quote(testToken)+`) ? location.href : document.cookie`)); err != nil || leak != "" {
+		t.Errorf("token visible to the page after load: %q, %v; want it gone from the URL and the cookie HttpOnly", leak, err)
+	}
+
 	src := source(t, ctx)
 	if !strings.Contains(src, "Port: 9000") || !strings.Contains(src, "syscall.Accept") {
 		t.Fatalf("the editor does not open with the echo server:\n%s", src)
