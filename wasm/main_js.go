@@ -129,8 +129,7 @@ func (b *boundary) start(args []js.Value) (any, error) {
 		return nil, errors.New("the engine is already started")
 	}
 
-	var connected sync.WaitGroup
-	connected.Add(1)
+	started := make(chan bool, 1) // whether start succeeded: a close is news only after a success
 	emit := func(e engine.Event) {
 		text, err := e.MarshalJSON() // not json.Marshal(e), which would check and compact it again
 		if err != nil {
@@ -151,15 +150,16 @@ func (b *boundary) start(args []js.Value) (any, error) {
 			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
 		}),
 		relay.WithClose(func(err error) {
-			go func() { // wait until start has returned, so it is reported only after a success
-				connected.Wait()
-				emit(engine.Event{Type: engine.TypeDisconnected, Message: err.Error()})
+			go func() { // wait until start has returned
+				if <-started {
+					emit(engine.Event{Type: engine.TypeDisconnected, Message: err.Error()})
+				}
 			}()
 		}))
+	started <- err == nil
 	if err != nil {
 		return nil, err
 	}
-	defer connected.Done()
 	b.engine = engine.New(r.Call, emit)
 	b.relay = r
 	return nil, nil
