@@ -178,7 +178,12 @@ function saveNow() {
       if (file.name === name) savedText = source;
     },
     (err) => {
-      if (!saveErrorShown) say(`could not save your program: ${describe(err)}`, "error");
+      if (!saveErrorShown) {
+        // A program that never yields (for {}) keeps the worker from answering: not a failure
+        // of the workspace, and the edit is saved once the program ends or is stopped.
+        if (running) say("your program keeps the engine busy: your edits are saved when it ends or you press Stop", "system");
+        else say(`could not save your program: ${describe(err)}`, "error");
+      }
       saveErrorShown = true;
     },
   ).finally(() => {
@@ -539,6 +544,7 @@ function finishRun(error) {
   runEndedAt = performance.now();
   cancelPending("the program ended");
   debug.onEnded();
+  saveNow(); // an edit the busy program kept from being saved
   if (!error) {
     say("program exited", "system");
     setStatus("stopped");
