@@ -385,3 +385,31 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 	os.WriteFile(path, png, 0o644)
 }
+
+// TestBrowserClosedTabClosesSockets: closing the page's tab ends its session,
+// and with it every socket of the learner's program on the host.
+func TestBrowserClosedTabClosesSockets(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	first := browserPage(t, tb)
+	waitStatus(t, first, "ready")
+
+	tab, closeTab := chromedp.NewContext(first) // a second tab of the same browser
+	defer closeTab()
+	if err := chromedp.Do(tab, chromedp.Navigate(tb.url())); err != nil {
+		t.Fatalf("open a second tab: %v", err)
+	}
+	waitStatus(t, tab, "ready")
+	waitEditorOpened(t, tab)
+	port := testnet.FreePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	setSource(t, tab, strings.ReplaceAll(source(t, tab), "9000", strconv.Itoa(port)))
+	click(t, tab, "run")
+	waitStatus(t, tab, "running")
+	checkEcho(t, addr, "before the tab closes")
+
+	closeTab()
+	if !refusedWithin(mustAddrPort(t, addr), time.Second) {
+		t.Fatalf("%s still accepts connections a second after its tab closed", addr)
+	}
+	waitStatus(t, first, "ready") // the other tab is untouched
+}
