@@ -188,6 +188,7 @@ func TestBrowserRunsEchoServer(t *testing.T) {
 	click(t, ctx, "run")
 	waitStatus(t, ctx, "running")
 	checkEcho(t, addr, "hello", "second line")
+	checkEchoWithNC(t, strconv.Itoa(port), "and from nc")
 	trace := testID("trace")
 	waitFor(t, ctx, "the trace of the echo", fmt.Sprintf(`(() => {
 		const lines = [...document.querySelector('%s').children].map(e => e.textContent);
@@ -254,7 +255,13 @@ func TestEchoRunsNatively(t *testing.T) {
 	}
 	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
 	checkEcho(t, "127.0.0.1:"+port, "native hello")
+	checkEchoWithNC(t, port, "from nc")
+}
 
+// checkEchoWithNC sends line to the echo server on 127.0.0.1:port with
+// netcat, the client README tells learners to use, and checks it comes back.
+func checkEchoWithNC(t *testing.T, port, line string) {
+	t.Helper()
 	nc, err := exec.LookPath("nc")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -262,11 +269,11 @@ func TestEchoRunsNatively(t *testing.T) {
 		}
 		t.Skip("no nc")
 	}
-	cmd := exec.Command(nc, "-N", "-w", "5", "127.0.0.1", port)
-	cmd.Stdin = strings.NewReader("from nc\n")
+	cmd := exec.Command(nc, "-N", "-w", "5", "127.0.0.1", port) // -N: shut down writing at the end of input
+	cmd.Stdin = strings.NewReader(line + "\n")
 	out, err := cmd.Output()
-	if err != nil || string(out) != "from nc\n" {
-		t.Errorf("nc 127.0.0.1 %s: got %q, %v; want %q", port, out, err, "from nc\n")
+	if err != nil || string(out) != line+"\n" {
+		t.Errorf("nc 127.0.0.1 %s: got %q, %v; want %q", port, out, err, line+"\n")
 	}
 }
 
