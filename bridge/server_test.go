@@ -343,15 +343,10 @@ func next(t *testing.T, ws *websocket.Conn) wire.Record {
 	}
 }
 
+// do sends one call and returns its result.
 func do(t *testing.T, ws *websocket.Conn, c wire.Call) *wire.Result {
 	t.Helper()
-	frame, err := wire.EncodeFrame(wire.Record{Call: &c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
-		t.Fatal(err)
-	}
+	send(t, ws, c)
 	rec := next(t, ws)
 	if rec.Result == nil || rec.Result.ID != c.ID {
 		t.Fatalf("%s: got %+v; want the result of call %d", c.Op, rec, c.ID)

@@ -38,6 +38,7 @@ func await(t *testing.T, ws *websocket.Conn, what string, want func(wire.Record)
 	return wire.Record{}
 }
 
+// send sends one call as a frame of its own, as the page does.
 func send(t *testing.T, ws *websocket.Conn, c wire.Call) {
 	t.Helper()
 	frame, err := wire.EncodeFrame(wire.Record{Call: &c})
