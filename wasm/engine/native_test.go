@@ -59,28 +59,16 @@ func hostRelay(t *testing.T) *relay.Relay {
 }
 
 // start runs src in the background and waits until it prints want.
-func start(t *testing.T, src, want string) (*recorder, <-chan error, context.CancelFunc) {
+func start(t *testing.T, src, want string) *recorder {
 	t.Helper()
-	rec := newRecorder()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	done := make(chan error, 1)
-	e := New(hostRelay(t).Call, rec.emit)
-	go func() { done <- e.Run(ctx, src) }()
+	_, rec := debugRun(t, src, Options{})
 	rec.waitFor(t, fmt.Sprintf("%q on stdout", want), func() bool {
 		if len(rec.find(TypeExit)) > 0 {
 			t.Fatalf("program ended early: %v", rec.all())
 		}
 		return strings.Contains(rec.stdout(), want)
 	})
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("program did not stop")
-		}
-	})
-	return rec, done, cancel
+	return rec
 }
 
 func echoOnce(t *testing.T, addr, msg string) {
@@ -106,7 +94,7 @@ func echoOnce(t *testing.T, addr, msg string) {
 func TestEchoExampleServesARealClient(t *testing.T) {
 	port := strconv.Itoa(testnet.FreePort(t))
 	src := strings.ReplaceAll(examples.Echo, "9000", port)
-	rec, _, _ := start(t, src, "listening on 127.0.0.1:"+port)
+	rec := start(t, src, "listening on 127.0.0.1:"+port)
 
 	addr := "127.0.0.1:" + port
 	echoOnce(t, addr, "hello, sockstep\n")
