@@ -32,8 +32,9 @@ export function blockedText(/** @type {string} */ call) {
  * @param {() => boolean} o.running              a program runs (paused or not)
  * @param {(text: string) => void} o.detail      the status line's detail
  * @param {HTMLElement} o.trace                  the trace panel, to show a stop's share of it
+ * @param {import("./frame.js").Frame} o.frame   draws the trace; what a step waits for is drawn with it
  */
-export function createDebugger({ editor, send, run, stop, running, detail, trace }) {
+export function createDebugger({ editor, send, run, stop, running, detail, trace, frame }) {
   const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
   const buttons = /** @type {Record<string, HTMLButtonElement>} */ ({
     step: el("step"),
@@ -57,6 +58,14 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   let stepping = false;
   /** Every stop of this run, in order. */
   const history = /** @type {PausedEvent[]} */ ([]);
+  /** What a step waits for, as the latest call or result says, for the next frame; null: unchanged. */
+  let waiting = /** @type {string | null} */ (null);
+
+  // A step that runs through many calls shows only the last of a frame's.
+  frame.onRender(() => {
+    if (waiting !== null && stepping && !paused) detail(waiting);
+    waiting = null;
+  });
 
   /** @param {StepKind} kind */
   function step(kind) {
@@ -164,6 +173,7 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   function showHistory(/** @type {number} */ i) {
     const ev = history[i];
     if (!ev) return;
+    frame.flush(); // every entry drawn, to mark those after the stop
     const why = ev.reason === "call" ? ev.call : ev.reason;
     historyLabel.textContent = `stop ${i + 1} of ${history.length}: line ${ev.line}, goroutine #${ev.goroutine} (${why}), ${ev.traceLength} calls`;
     renderVariables(ev.variables, historyVars);
@@ -182,6 +192,7 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   function reset() {
     paused = false;
     stepping = false;
+    waiting = null;
     selected = 0;
     history.length = 0;
     editor.setCurrentLine(null);
@@ -230,11 +241,15 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
 
     /** A call was sent: a step waiting on it says what it waits for. */
     onCall(/** @type {string} */ text) {
-      if (stepping && !paused) detail(blockedText(text));
+      if (!stepping || paused) return;
+      waiting = blockedText(text);
+      frame.schedule();
     },
 
     onResult() {
-      if (stepping && !paused) detail("");
+      if (!stepping || paused) return;
+      waiting = "";
+      frame.schedule();
     },
 
     /** The program ended: nothing is paused any more; the history stays readable. */

@@ -4,7 +4,9 @@
 // calls show of its clients: accept's peer means a client made a socket and
 // connected (C1, C3); data read means it wrote (C4); a read of 0 means it
 // closed (C5). C2, binding a client, is optional and cannot be seen from the
-// server. Clicking a lit step shows its trace entry.
+// server. Clicking a lit step shows its trace entry. Steps are lit in the
+// model per call and drawn once a frame (frame.js): under load every read and
+// write relights S5 with a newer call.
 
 const SERVER = [
   ["S1", "socket"],
@@ -25,8 +27,9 @@ const CLIENT = [
 /**
  * @param {HTMLElement} root   the lanes panel (data-testid="lanes")
  * @param {HTMLElement} trace  the trace panel, whose entries carry data-id
+ * @param {import("./frame.js").Frame} frame
  */
-export function createLanes(root, trace) {
+export function createLanes(root, trace, frame) {
   /** @type {Map<string, HTMLButtonElement>} */
   const steps = new Map();
   /** Calls waiting for their result: id → text. */
@@ -35,6 +38,8 @@ export function createLanes(root, trace) {
   const accepted = new Set();
   /** The listening descriptor. */
   let listener = -1;
+  /** Steps lit since the last frame: step → the trace entry that showed it, and why. */
+  const lit = /** @type {Map<string, {traceID: number, why: string}>} */ (new Map());
 
   for (const [title, lane] of [
     ["Server", SERVER],
@@ -61,18 +66,26 @@ export function createLanes(root, trace) {
     root.append(row);
   }
 
-  /** Lights a step, pointing at the trace entry that showed it. */
+  /** Lights a step, pointing at the trace entry that showed it (in the next frame). */
   function light(/** @type {string} */ id, /** @type {number} */ traceID, /** @type {string} */ why) {
-    const b = steps.get(id);
-    if (!b) return;
-    b.dataset.lit = "true";
-    b.dataset.traceId = String(traceID);
-    b.disabled = false;
-    b.title = why;
+    lit.set(id, { traceID, why });
+    frame.schedule();
   }
+
+  frame.onRender(() => {
+    for (const [id, { traceID, why }] of lit) {
+      const b = /** @type {HTMLButtonElement} */ (steps.get(id));
+      b.dataset.lit = "true";
+      b.dataset.traceId = String(traceID);
+      b.disabled = false;
+      b.title = why;
+    }
+    lit.clear();
+  });
 
   /** Scrolls the trace to a lit step's entry and marks it. */
   function show(/** @type {HTMLButtonElement} */ b) {
+    frame.flush(); // the entry may have arrived in this frame
     for (const li of trace.querySelectorAll("[data-shown]")) li.removeAttribute("data-shown");
     const li = /** @type {HTMLElement | null} */ (trace.querySelector(`[data-id="${b.dataset.traceId}"]`));
     if (!li) return;
@@ -128,6 +141,7 @@ export function createLanes(root, trace) {
 
     reset() {
       calls.clear();
+      lit.clear();
       accepted.clear();
       listener = -1;
       for (const b of steps.values()) {

@@ -9,6 +9,8 @@ import { createSocketsPanel } from "./sockets.js";
 import { createClientPanel } from "./clients.js";
 import { createDebugger } from "./debugger.js";
 import { createLanes } from "./lanes.js";
+import { createFrame } from "./frame.js";
+import { createTrace } from "./trace.js";
 
 /** @typedef {import("./engine").FromWorker} FromWorker */
 /** @typedef {import("./engine").EngineEvent} EngineEvent */
@@ -41,7 +43,10 @@ const statusDetail = /** @type {HTMLElement} */ (document.getElementById("status
 const outputEl = el("output");
 const traceEl = el("trace");
 
-const sockets = createSocketsPanel({
+/** Renders the panels that show engine events, at most once per animation frame. */
+const frame = createFrame();
+const trace = createTrace(traceEl, frame, { max: MAX_TRACE_ENTRIES, followTail });
+const sockets = createSocketsPanel(frame, {
   body: el("sockets"),
   empty: /** @type {HTMLElement} */ (document.getElementById("sockets-empty")),
   note: /** @type {HTMLElement} */ (document.getElementById("sockets-note")),
@@ -343,10 +348,7 @@ function onWorkerMessage(eng, msg) {
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
     case "events":
-      for (const ev of msg.events) {
-        if (current !== eng) break; // an event (a lost bridge) dropped this worker
-        onEngineEvent(ev);
-      }
+      onEngineEvents(eng, msg.events);
       break;
     case "runDone":
       finishRun(msg.error); // when the exit event did not already
@@ -379,6 +381,19 @@ function becomeReady() {
   if (queuedRun !== null) startRun();
 }
 
+/**
+ * The engine's events, in order; what they show is drawn in the next frame, except that
+ * a pause (and the end of a run) first draws everything before it.
+ * @param {Engine} eng the worker that sent them
+ * @param {EngineEvent[]} events
+ */
+function onEngineEvents(eng, events) {
+  for (const ev of events) {
+    if (current !== eng) break; // an event (a lost bridge) dropped this worker
+    onEngineEvent(ev);
+  }
+}
+
 /** @param {EngineEvent} ev */
 function onEngineEvent(ev) {
   switch (ev.type) {
@@ -386,18 +401,18 @@ function onEngineEvent(ev) {
       appendOutput(ev.text, ev.stream === "stderr" ? "stderr" : "stdout");
       break;
     case "call":
-      traceCall(ev.id, ev.text);
+      trace.call(ev.id, ev.text);
       lanes.onCall(ev.id, ev.text);
       debug.onCall(ev.text);
       break;
     case "result":
-      traceResult(ev.id, ev.text, ev.failed);
+      trace.result(ev.id, ev.text, ev.failed);
       lanes.onResult(ev.id, ev.text, ev.failed);
       debug.onResult();
       break;
     case "paused":
       if (!running) break;
-      setStatus("paused");
+      setStatus("paused"); // which draws the trace and lanes up to this stop
       debug.onPaused(ev);
       break;
     case "resumed":
@@ -561,8 +576,13 @@ function updateButtons() {
   debug.update();
 }
 
-/** @param {Status} s */
+/**
+ * Every status change first draws what happened before it, so whoever watches the status
+ * (the learner, a test) finds the trace and panels complete up to it.
+ * @param {Status} s
+ */
 function setStatus(s) {
+  frame.flush();
   statusEl.textContent = s;
   statusEl.dataset.status = s;
   // For `make bench`: the first mark is the cold start (open → ready).
@@ -585,8 +605,9 @@ const debug = createDebugger({
   running: () => running,
   detail,
   trace: traceEl,
+  frame,
 });
-const lanes = createLanes(el("lanes"), traceEl);
+const lanes = createLanes(el("lanes"), traceEl, frame);
 stopButton.addEventListener("click", () => stop());
 document.addEventListener("keydown", (e) => {
   // The editor has its own binding; this one is for focus elsewhere on the page.
@@ -687,68 +708,20 @@ function clearOutput() {
   outputEndsLine = true;
 }
 
-// ---- Trace: one element per call, completed in place by its result ----
-
-/** Calls waiting for their result, by id. */
-const pending = new Map();
-
-/**
- * @param {number} id
- * @param {string} text
- */
-function traceCall(id, text) {
-  const li = document.createElement("li");
-  li.dataset.id = String(id);
-  li.dataset.state = "pending";
-  const call = document.createElement("span");
-  call.className = "call";
-  call.textContent = text;
-  const ret = document.createElement("span");
-  ret.className = "ret";
-  ret.textContent = " …";
-  li.append(call, ret);
-  traceEl.append(li);
-  pending.set(id, li);
-  while (traceEl.childElementCount > MAX_TRACE_ENTRIES) {
-    const first = /** @type {HTMLElement} */ (traceEl.firstElementChild);
-    pending.delete(Number(first.dataset.id));
-    first.remove();
-  }
-  followTail(traceEl);
-}
-
-/**
- * @param {number} id
- * @param {string} text
- * @param {boolean} failed
- */
-function traceResult(id, text, failed) {
-  const li = pending.get(id);
-  if (!li) return; // dropped from the panel, or from a run that was cleared
-  pending.delete(id);
-  li.dataset.state = failed ? "failed" : "done";
-  /** @type {HTMLElement} */ (li.querySelector(".ret")).textContent = ` = ${text}`;
-}
+// ---- Trace (trace.js) ----
 
 /** Marks every call still waiting as cancelled. */
 function cancelPending(/** @type {string} */ why) {
-  for (const li of pending.values()) {
-    li.dataset.state = "cancelled";
-    li.title = why;
-    /** @type {HTMLElement} */ (li.querySelector(".ret")).textContent = " = ? (cancelled)";
-  }
-  pending.clear();
+  trace.cancelPending(why);
 }
 
 function clearTrace() {
-  traceEl.replaceChildren();
-  pending.clear();
+  trace.clear();
 }
 
 // ---- Scrolling: panels follow new lines unless the learner scrolled up ----
 
 const following = new WeakMap();
-const scheduled = new Set();
 
 for (const panel of [outputEl, traceEl]) {
   following.set(panel, true);
@@ -757,11 +730,10 @@ for (const panel of [outputEl, traceEl]) {
   });
 }
 
+/** Scrolls to the panel's end after this frame's writes (one layout per frame, not per line). */
 function followTail(/** @type {HTMLElement} */ panel) {
-  if (!following.get(panel) || scheduled.has(panel)) return;
-  scheduled.add(panel);
-  requestAnimationFrame(() => {
-    scheduled.delete(panel);
+  if (!following.get(panel)) return;
+  frame.afterWrites(panel, () => {
     panel.scrollTop = panel.scrollHeight;
   });
 }
