@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// manyCalls makes more socket calls than the trace panel keeps (2,000), as
+// fast as the engine can, then prints done.
+const manyCalls = `package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	for i := 0; i < 2500; i++ {
+		if _, err := syscall.Getsockname(fd); err != nil {
+			fmt.Println("getsockname:", err)
+			return
+		}
+	}
+	syscall.Close(fd)
+	fmt.Println("done")
+}
+`
+
+// TestBrowserTraceKeepsNewestCalls: the page draws the trace once a frame,
+// not per call; what it keeps must still be the newest 2,000 calls, complete
+// and in order, each with its result.
+func TestBrowserTraceKeepsNewestCalls(t *testing.T) {
+	tb := newTestBridge(t, func(c *config) { c.policy.CallsPerSecond = 0 })
+	ctx := browserPage(t, tb)
+	waitStatus(t, ctx, "ready")
+	waitEditorOpened(t, ctx)
+	setSource(t, ctx, manyCalls)
+	click(t, ctx, "run")
+	waitStatus(t, ctx, "stopped")
+	waitFor(t, ctx, "the program's output", fmt.Sprintf(`document.querySelector('%s').textContent.includes("done")`, testID("output")))
+
+	// The run made 2,502 calls: socket, 2,500 getsockname, close.
+	got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`(() => {
+		const lis = [...document.querySelector('%s').children];
+		if (lis.length !== 2000) return "entries: " + lis.length;
+		const ids = lis.map(li => Number(li.dataset.id));
+		for (let i = 1; i < ids.length; i++) {
+			if (ids[i] !== ids[i-1] + 1) return "not consecutive at " + i + ": " + ids[i-1] + ", " + ids[i];
+		}
+		const last = lis[lis.length - 1].textContent;
+		if (!last.startsWith("close(3) = 0")) return "last entry: " + last;
+		const gets = lis.slice(0, -1);
+		const bad = gets.find(li => li.dataset.state !== "done" || !li.textContent.startsWith("getsockname(3) = 0"));
+		if (bad) return "entry " + bad.dataset.id + ": " + bad.dataset.state + " " + bad.textContent;
+		return "";
+	})()`, testID("trace"))))
+	if err != nil {
+		t.Fatalf("read the trace: %v", err)
+	}
+	if got != "" {
+		t.Errorf("trace after 2,502 calls: %s; want the newest 2,000 consecutive, each done", got)
+	}
+}
