@@ -23,7 +23,7 @@ type echoBridge struct {
 }
 
 func (b *echoBridge) send(frame []byte) error {
-	recs, err := wire.DecodeFrame(frame)
+	recs, err := wire.DecodeFrame(bytes.Clone(frame)) // answered later: the relay reuses frame
 	if err != nil {
 		b.t.Errorf("relay sent a bad frame: %v", err)
 		return err
