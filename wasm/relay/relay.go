@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"sockstep/native/wire"
@@ -20,6 +21,7 @@ var ErrClosed = errors.New("relay closed")
 // waits for it.
 type Relay struct {
 	send      func(frame []byte) error
+	gather    func()
 	onEvent   func(*wire.Event)
 	onProblem func(*wire.Problem)
 	onClose   func(error)
@@ -54,6 +56,12 @@ func WithEvents(f func(*wire.Event)) Option { return func(r *Relay) { r.onEvent 
 // frames from the bridge that could not be decoded. f must not block.
 func WithProblems(f func(*wire.Problem)) Option { return func(r *Relay) { r.onProblem = f } }
 
+// WithGather replaces how the sender lets calls gather before it sends a
+// frame: by default it lets every goroutine that is ready run first. f
+// returns when the frame should go; the browser's waits for the calls that
+// the results already queued in the worker will make (see Dial).
+func WithGather(f func()) Option { return func(r *Relay) { r.gather = f } }
+
 // WithClose calls f once, with the cause, when the relay closes.
 func WithClose(f func(error)) Option { return func(r *Relay) { r.onClose = f } }
 
@@ -63,6 +71,7 @@ func WithClose(f func(error)) Option { return func(r *Relay) { r.onClose = f } }
 func New(send func(frame []byte) error, opts ...Option) *Relay {
 	r := &Relay{
 		send:    send,
+		gather:  runtime.Gosched,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]chan reply),
@@ -118,6 +127,14 @@ func (r *Relay) sender() {
 		case <-r.done:
 			return
 		case <-r.wake:
+		}
+		// Only while earlier calls wait may their results be about to
+		// arrive, bringing more calls with them: a lone call goes at once.
+		r.mu.Lock()
+		others := len(r.pending) > len(r.queue)
+		r.mu.Unlock()
+		if others {
+			r.gather()
 		}
 		r.mu.Lock()
 		calls := r.queue
