@@ -348,7 +348,7 @@ function onWorkerMessage(eng, msg) {
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
     case "events":
-      onEngineEvents(eng, msg.events);
+      onEngineEvents(eng, parseEvents(msg.json));
       break;
     case "runDone":
       finishRun(msg.error); // when the exit event did not already
@@ -367,6 +367,19 @@ function onWorkerMessage(eng, msg) {
       break;
     default:
       console.warn("page: unknown message from the worker", msg);
+  }
+}
+
+/**
+ * The engine's batch of events; an unreadable one is reported rather than lost silently.
+ * @param {string} json
+ * @returns {EngineEvent[]}
+ */
+function parseEvents(json) {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return [{ type: "output", stream: "stderr", text: `engine sent unreadable events: ${json.slice(0, 200)}\n` }];
   }
 }
 
