@@ -39,11 +39,10 @@ export function createFrame(env = window) {
 
   /** Renders everything pending now: in a frame, or when the page must show it at once (paused). */
   function flush() {
-    if (scheduled) {
-      cancelRaf(frameID);
-      clearTimeout(timer);
-      scheduled = false;
-    }
+    if (!scheduled) return; // nothing changed since the last render
+    cancelRaf(frameID);
+    clearTimeout(timer);
+    scheduled = false;
     lastRender = performance.now();
     for (const write of writers) write();
     const after = [...reads.values()];
