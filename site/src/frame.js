@@ -8,25 +8,26 @@
 // Within a frame, every panel writes first and reads after (scroll positions),
 // so the page lays out once per frame, not once per event.
 //
-// A frame's render costs about the same however few calls it adds: laying out
-// and pre-painting a full trace panel (2,000 entries) took 8-15 ms of the main
-// thread here. So while events keep coming, renders are spaced BUSY_MS apart;
-// the first event after a quiet spell (a step, a connection) is drawn in the
-// next frame, and a status change draws everything at once (flush).
+// A render's cost does not shrink with the number of calls it adds: any
+// change to a full trace panel (2,000 entries) lays out the whole list, 5-10 ms
+// of the main thread here, and each new entry costs about 70 µs more (style and
+// layout of its text). So renders are spaced by what the last one cost: at
+// least BUSY_MS apart and about RENDER_SHARE of the main thread at most, up to
+// MAX_GAP_MS apart when calls come faster than the page could draw them (then
+// each render builds only the newest entries the panel keeps). The first
+// event after a quiet spell (a step, a connection) is drawn in the next frame,
+// and a status change draws everything at once (flush).
 
 /** While events keep coming, renders are at least this far apart: 10 a second. */
 const BUSY_MS = 100;
+/** Renders may take about this share of the main thread, the rest is the learner's and the engine's. */
+const RENDER_SHARE = 0.1;
+/** However costly the renders, the page draws at least once a second. */
+const MAX_GAP_MS = 1000;
 /** How long a render may wait when the page gets no animation frames (a hidden tab). */
 const FALLBACK_MS = 100;
 
-/**
- * @param {object} [env] for tests: the window's scheduling functions
- * @param {(cb: FrameRequestCallback) => number} [env.requestAnimationFrame]
- * @param {(id: number) => void} [env.cancelAnimationFrame]
- */
-export function createFrame(env = window) {
-  const raf = env.requestAnimationFrame.bind(env);
-  const cancelRaf = env.cancelAnimationFrame.bind(env);
+export function createFrame() {
   /** Writes, in the order panels registered them. */
   const writers = /** @type {(() => void)[]} */ ([]);
   /** Reads after every write (scrolling to a panel's end), once each per frame. */
@@ -34,36 +35,39 @@ export function createFrame(env = window) {
   let frameID = 0;
   let timer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
   let scheduled = false;
-  /** When the last render ran. */
-  let lastRender = -Infinity;
+  /** The next render that is not forced (flush) waits until then (performance.now()). */
+  let nextRender = -Infinity;
 
   /** Renders everything pending now: in a frame, or when the page must show it at once (paused). */
   function flush() {
     if (!scheduled) return; // nothing changed since the last render
-    cancelRaf(frameID);
+    cancelAnimationFrame(frameID);
     clearTimeout(timer);
     scheduled = false;
-    lastRender = performance.now();
+    const start = performance.now();
     for (const write of writers) write();
     const after = [...reads.values()];
     reads.clear();
-    for (const read of after) read();
+    for (const read of after) read(); // the layout of this render happens here
+    const cost = performance.now() - start;
+    nextRender = start + Math.min(MAX_GAP_MS, Math.max(BUSY_MS, cost / RENDER_SHARE));
   }
 
-  /** Asks for a render in the next frame, or BUSY_MS after the last one; a hidden page, which gets no frames, renders on a timer. */
+  /** Asks for a render in the next frame, or once the last render's gap has passed; a hidden page, which gets no frames, renders on a timer. */
   function schedule() {
     if (scheduled) return;
     scheduled = true;
-    const wait = lastRender + BUSY_MS - performance.now();
+    const wait = nextRender - performance.now();
     if (wait <= 0) {
-      frameID = raf(flush);
-      timer = setTimeout(flush, FALLBACK_MS);
-      return;
+      inNextFrame();
+    } else {
+      timer = setTimeout(inNextFrame, wait);
     }
-    timer = setTimeout(() => {
-      frameID = raf(flush);
-      timer = setTimeout(flush, FALLBACK_MS);
-    }, wait);
+  }
+
+  function inNextFrame() {
+    frameID = requestAnimationFrame(flush);
+    timer = setTimeout(flush, FALLBACK_MS);
   }
 
   return {
