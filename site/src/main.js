@@ -395,8 +395,8 @@ function becomeReady() {
 }
 
 /**
- * The engine's events, in order; what they show is drawn in the next frame, except that
- * a pause (and the end of a run) first draws everything before it.
+ * The engine's events, in order. Panels draw what they show in a later frame (frame.js);
+ * a status change (paused, stopped, …) first draws everything before it.
  * @param {Engine} eng the worker that sent them
  * @param {EngineEvent[]} events
  */
