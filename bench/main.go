@@ -217,6 +217,14 @@ func measure(ctx context.Context, o options) (*table, error) {
 		t.add(row{name: "batching under that load (records per frame)", value: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("%d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
 	}
 
+	for _, l := range b.stderrLines() {
+		if strings.Contains(l, "slowing its calls") {
+			// The figures would measure the cap, not the relay.
+			t.header += "\nWARNING: the bridge's --max-calls-per-second cap slowed a measured program"
+			break
+		}
+	}
+
 	progress("call round trip: relayed getsockname timed inside the interpreter")
 	if err := p.setSource(roundTrip); err != nil {
 		return t, err
