@@ -8,7 +8,7 @@
 // A hook costs almost nothing while nobody steps. In yaegi a call into Go
 // goes through reflection, and every value an expression yields takes a
 // slot that each call of the function allocates anew (a package selector
-// such as _sockstep.At is one, its result another). So a hook is
+// such as _sockstep.Hook is one, a call's result another). So a hook is
 //
 //	_ssl3 = 12; if _ssb12 { _ssh(12, "n sum", n, sum) }
 //
