@@ -55,6 +55,9 @@ type session struct {
 	changed  chan struct{}    // capacity 1: the sockets table may have changed
 	tables   chan *wire.Event // capacity 1: the newest sockets table not yet sent
 	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
+	// leftoversDue says a call that may change the table's leftovers
+	// (native.ChangesLeftovers) was made since they were last read.
+	leftoversDue atomic.Bool
 
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
@@ -164,7 +167,7 @@ func (s *session) run(b *bridge) {
 		s.watchSockets()
 		close(watched)
 	}()
-	s.touch() // the previous run's leftovers, if any
+	s.touchLeftovers() // the previous run's leftovers, if any
 	s.readPump(b)
 	s.cancel()
 	s.native.Close()
@@ -174,7 +177,15 @@ func (s *session) run(b *bridge) {
 	s.ws.Close()
 }
 
-// touch says the sockets table may have changed.
+// touchLeftovers says the sockets table may have changed, its leftovers
+// included.
+func (s *session) touchLeftovers() {
+	s.leftoversDue.Store(true)
+	s.touch()
+}
+
+// touch says the sockets table may have changed, but not its leftovers
+// unless touchLeftovers says so too.
 func (s *session) touch() {
 	select {
 	case s.changed <- struct{}{}:
@@ -185,20 +196,37 @@ func (s *session) touch() {
 // watchSockets sends the sockets table when it differs from the last one
 // sent: after calls (touch), and every socketsPoll while it can change
 // without one. It returns when the session ends.
+//
+// The leftovers part of the table (native.Session.Leftovers) costs a read of
+// the host's whole TCP table, milliseconds where the kernel's connection
+// hash is large, so it is read again only when a call may have changed it,
+// or when it is socketsPoll old: a stream of reads and writes does not
+// change it, and what changes it without a call shows within socketsPoll,
+// as it does in a session that makes no calls.
 func (s *session) watchSockets() {
 	var last []byte
 	var poll <-chan time.Time
+	var left []wire.SocketInfo
+	var leftErr error
+	var leftAt time.Time
 	for {
+		polled := false
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.changed:
 		case <-poll:
+			polled = true
 		}
-		table, err := s.native.Sockets()
+		table := s.native.OwnSockets()
+		if s.leftoversDue.Swap(false) || polled || time.Since(leftAt) >= socketsPoll {
+			left, leftErr = s.native.Leftovers()
+			leftAt = time.Now()
+		}
+		table = append(table, left...)
 		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
-		if err != nil {
-			ev.Message = err.Error()
+		if leftErr != nil {
+			ev.Message = leftErr.Error()
 		}
 		if len(table) > wire.MaxSockets {
 			ev.Sockets = table[:wire.MaxSockets]
@@ -295,7 +323,11 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		} else {
 			res, err = s.native.Do(s.ctx, &call)
 		}
-		s.touch()
+		if native.ChangesLeftovers(call.Op) {
+			s.touchLeftovers()
+		} else {
+			s.touch()
+		}
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
@@ -313,7 +345,7 @@ func (s *session) start(b *bridge, rec wire.Record) {
 // notify passes a client's event to the page.
 func (s *session) notify(e *wire.Event) {
 	s.send(wire.Record{Event: e})
-	s.touch()
+	s.touchLeftovers()
 }
 
 // problem answers a record the bridge could not accept, and logs it.
