@@ -36,6 +36,9 @@ const (
 	// program making thousands of calls a second costs at most 20 reads a
 	// second (touches in between coalesce into one).
 	socketsGap = 50 * time.Millisecond
+	// maxIdleWorkers bounds the goroutines that ran a call and wait for the
+	// next (see spawn).
+	maxIdleWorkers = 64
 )
 
 // session is one page's WebSocket and the native session that performs its
@@ -50,6 +53,8 @@ type session struct {
 	out      chan wire.Record // answers for the write pump
 	calls    sync.WaitGroup
 	slots    chan struct{} // one token per call in flight
+	idle     chan func()   // unbuffered: a call handed to a worker waiting for one
+	idlers   atomic.Int32  // workers waiting on idle, or about to
 	peer     string
 	started  time.Time
 	changed  chan struct{}    // capacity 1: the sockets table may have changed
@@ -108,6 +113,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		cancel:  cancel,
 		out:     make(chan wire.Record, resultBacklog),
 		slots:   make(chan struct{}, b.cfg.maxPending),
+		idle:    make(chan func()),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
 		changed: make(chan struct{}, 1),
@@ -313,7 +319,7 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		return
 	}
 	s.calls.Add(1)
-	go func() {
+	s.spawn(func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
 		var res *wire.Result
@@ -339,7 +345,37 @@ func (s *session) start(b *bridge, rec wire.Record) {
 			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
 		}
 		s.send(wire.Record{Result: res})
-	}()
+	})
+}
+
+// spawn runs call on a goroutine of its own: an idle worker if one waits,
+// else a new one. A worker keeps its grown stack from call to call, where
+// a fresh goroutine per call grew (copied) its stack on every call; none is
+// ever shared by two calls at once, so a blocked call holds up no other.
+func (s *session) spawn(call func()) {
+	select {
+	case s.idle <- call:
+	default:
+		go s.work(call)
+	}
+}
+
+// work runs call, then the calls spawn hands it, until the session ends.
+// Past maxIdleWorkers waiting at once, a worker ends instead of waiting.
+func (s *session) work(call func()) {
+	for {
+		call()
+		if s.idlers.Add(1) > maxIdleWorkers {
+			s.idlers.Add(-1)
+			return
+		}
+		select {
+		case call = <-s.idle:
+			s.idlers.Add(-1)
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // notify passes a client's event to the page.
