@@ -340,7 +340,7 @@ func runBenchBridge() int {
 		return 2
 	}
 	cfg.token = testToken
-	b, err := listen(cfg, io.Discard)
+	b, err := listen(cfg, sessionStats{os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -366,6 +366,17 @@ func runBenchBridge() int {
 		return 1
 	}
 	return 0
+}
+
+// sessionStats passes on the log lines that end sessions, which count the
+// frames each way: they show how well calls and results are batched.
+type sessionStats struct{ w io.Writer }
+
+func (s sessionStats) Write(p []byte) (int, error) {
+	if strings.Contains(string(p), " closed after ") {
+		s.w.Write(p)
+	}
+	return len(p), nil
 }
 
 func TestMain(m *testing.M) {
