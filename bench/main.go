@@ -159,15 +159,17 @@ func measure(ctx context.Context, o options) (*table, error) {
 	defer native.close()
 
 	progress("echo, 1 client, %s each: the learner's echo server, then native", o.duration)
+	cpuBefore, cpuErr := readCPU(b.pid())
 	one, err := pingPong(ctx, addr, 1, o.duration)
 	if err != nil {
 		return t, err
 	}
+	oneCPU := cpuNote(cpuBefore, cpuErr, b.pid(), one*o.duration.Seconds())
 	oneNative, err := pingPong(ctx, native.addr(), 1, o.duration)
 	if err != nil {
 		return t, err
 	}
-	t.add(row{name: "echo 64 B ping-pong, 1 client", value: perSec(one), native: perSec(oneNative), ratio: pct(one / oneNative), target: "≥ 3,000/s", met: one >= 3000})
+	t.add(row{name: "echo 64 B ping-pong, 1 client", value: perSec(one), native: perSec(oneNative), ratio: pct(one / oneNative), target: "≥ 3,000/s", met: one >= 3000, note: oneCPU})
 
 	progress("echo, 32 clients, and bulk: a goroutine-per-client echo server, then native")
 	if err := p.stop(); err != nil {
@@ -185,10 +187,12 @@ func measure(ctx context.Context, o options) (*table, error) {
 	if _, err := waitListening(port, true, 20*time.Second); err != nil {
 		return t, err
 	}
+	cpuBefore, cpuErr = readCPU(b.pid())
 	many, err := pingPong(ctx, addr, 32, o.duration)
 	if err != nil {
 		return t, err
 	}
+	manyCPU := cpuNote(cpuBefore, cpuErr, b.pid(), many*o.duration.Seconds())
 	bulkRate, err := bulk(ctx, addr, o.duration)
 	if err != nil {
 		return t, err
@@ -205,7 +209,7 @@ func measure(ctx context.Context, o options) (*table, error) {
 	if err != nil {
 		return t, err
 	}
-	t.add(row{name: "echo 64 B ping-pong, 32 clients", value: perSec(many), native: perSec(manyNative), ratio: pct(many / manyNative), target: "≥ 25% of native", met: many/manyNative >= 0.25})
+	t.add(row{name: "echo 64 B ping-pong, 32 clients", value: perSec(many), native: perSec(manyNative), ratio: pct(many / manyNative), target: "≥ 25% of native", met: many/manyNative >= 0.25, note: manyCPU})
 	t.add(row{name: "bulk echo, 64 KiB writes, 1 client", value: fmt.Sprintf("%.1f MB/s", bulkRate), native: fmt.Sprintf("%.0f MB/s", bulkNative), ratio: pct(bulkRate / bulkNative)})
 	// The session of the 32 clients logs its frame counts when Stop ends it.
 	deadline := time.Now().Add(5 * time.Second)
@@ -215,6 +219,14 @@ func measure(ctx context.Context, o options) (*table, error) {
 	if stats := sessionStats(b.stderrLines()); len(stats) > closedBefore {
 		s := stats[len(stats)-1]
 		t.add(row{name: "batching under that load (records per frame)", value: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("%d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
+	}
+
+	for _, l := range b.stderrLines() {
+		if strings.Contains(l, "slowing its calls") {
+			// The figures would measure the cap, not the relay.
+			t.header += "\nWARNING: the bridge's --max-calls-per-second cap slowed a measured program"
+			break
+		}
 	}
 
 	progress("call round trip: relayed getsockname timed inside the interpreter")
@@ -260,6 +272,17 @@ func measure(ctx context.Context, o options) (*table, error) {
 	}
 	t.add(mem)
 	return t, nil
+}
+
+// cpuNote says how much CPU each part spent per echo since before.
+func cpuNote(before cpuTimes, err error, bridgePid int, echoes float64) string {
+	if err == nil {
+		var after cpuTimes
+		if after, err = readCPU(bridgePid); err == nil {
+			return "CPU per echo: " + perEcho(before, after, echoes)
+		}
+	}
+	return "CPU per echo unknown: " + err.Error()
 }
 
 // memoryPerSession compares a fresh bridge's resident memory with none and

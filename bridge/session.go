@@ -425,29 +425,23 @@ func (s *session) writePump() {
 				first = wire.Record{Event: table}
 			}
 		}
+		// Answers that are a moment away join this frame: the calls of one
+		// frame from the page mostly finish together, and one frame costs
+		// the page far less than one per answer.
+		for n := len(s.out); ; n = len(s.out) {
+			runtime.Gosched()
+			if len(s.out) == n {
+				break
+			}
+		}
 		frame = frame[:0]
-		// Calls that run together finish together: when no more answers
-		// wait, the pump yields to the goroutines that are ready to run
-		// (calls about to send theirs) before it sends, so their results
-		// share the frame (one write here, one message for the page)
-		// rather than each taking one. With no other goroutine ready the
-		// yield returns at once; past resultBacklog records in the frame it
-		// no longer yields, so a steady stream still goes out.
-		records := 0
 		for rec := first; ; rec = <-s.out {
 			var err error
 			if frame, err = wire.AppendRecord(frame, rec); err != nil {
 				frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
 			}
 			s.recordsOut++
-			records++
-			if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader {
-				break
-			}
-			if len(s.out) == 0 && records < resultBacklog {
-				runtime.Gosched()
-			}
-			if len(s.out) == 0 {
+			if len(frame) >= wire.MaxFrame-wire.MaxData-wire.MaxHeader || len(s.out) == 0 {
 				break
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"syscall/js"
 	"time"
 
@@ -34,18 +35,18 @@ func main() {
 	debug.SetMaxStack(maxStack)
 	b := &boundary{}
 	js.Global().Set("sockstepEngine", js.ValueOf(map[string]any{
-		"start":          method(b.start),
-		"run":            method(b.run),
-		"step":           method(b.step),
-		"pause":          method(b.pause),
-		"setBreakpoints": method(b.setBreakpoints),
-		"load":           method(b.load),
-		"save":           method(b.save),
-		"client":         method(b.client),
+		"start":          b.method(b.start),
+		"run":            b.method(b.run),
+		"step":           b.method(b.step),
+		"pause":          b.method(b.pause),
+		"setBreakpoints": b.method(b.setBreakpoints),
+		"load":           b.method(b.load),
+		"save":           b.method(b.save),
+		"client":         b.method(b.client),
 		// exportArchive() resolves to the whole workspace as a zip (a Uint8Array).
-		"exportArchive": method(b.exportArchive),
+		"exportArchive": b.method(b.exportArchive),
 		// importArchive(bytes) writes a zip made by exportArchive; resolves to the names written.
-		"importArchive": method(b.importArchive),
+		"importArchive": b.method(b.importArchive),
 	}))
 	select {} // the worker lives as long as the page wants it
 }
@@ -55,14 +56,16 @@ type boundary struct {
 	mu      sync.Mutex
 	engine  *engine.Engine
 	relay   *relay.Relay
+	events  atomic.Pointer[engine.Batch] // set by start; read by every method as it settles
 	files   *workspace.Workspace
 	filesMu sync.Mutex
 }
 
 // method wraps f as a JavaScript method returning a Promise. f runs in its
 // own goroutine, since it may block (on the bridge, on IndexedDB) and a JS
-// callback must not.
-func method(f func(args []js.Value) (any, error)) js.Func {
+// callback must not. The events f caused are sent before it settles, so the
+// page never learns that a run ended before it sees the run's last events.
+func (b *boundary) method(f func(args []js.Value) (any, error)) js.Func {
 	return js.FuncOf(func(this js.Value, args []js.Value) any {
 		var handler js.Func
 		handler = js.FuncOf(func(this js.Value, pr []js.Value) any {
@@ -70,6 +73,7 @@ func method(f func(args []js.Value) (any, error)) js.Func {
 			go func() {
 				defer handler.Release()
 				v, err := safely(func() (any, error) { return f(args) })
+				b.flushEvents()
 				settle(resolve, reject, v, err)
 			}()
 			return nil
@@ -109,19 +113,26 @@ func stringArg(args []js.Value, i int, name string) (string, error) {
 	return args[i].String(), nil
 }
 
-// start({bridgeURL, onEvent}) connects to the bridge.
+func (b *boundary) flushEvents() {
+	if events := b.events.Load(); events != nil {
+		events.Flush()
+	}
+}
+
+// start({bridgeURL, onEvents}) connects to the bridge. onEvents receives
+// the engine's events in batches, each a JSON array.
 func (b *boundary) start(args []js.Value) (any, error) {
 	if len(args) < 1 || args[0].Type() != js.TypeObject {
-		return nil, errors.New("start needs {bridgeURL, onEvent}")
+		return nil, errors.New("start needs {bridgeURL, onEvents}")
 	}
 	opts := args[0]
 	url := opts.Get("bridgeURL")
-	onEvent := opts.Get("onEvent")
+	onEvents := opts.Get("onEvents")
 	if url.Type() != js.TypeString || url.String() == "" {
 		return nil, errors.New("bridgeURL must be a ws:// or wss:// URL")
 	}
-	if onEvent.Type() != js.TypeFunction {
-		return nil, errors.New("onEvent must be a function")
+	if onEvents.Type() != js.TypeFunction {
+		return nil, errors.New("onEvents must be a function")
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -130,14 +141,11 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	}
 
 	started := make(chan bool, 1) // whether start succeeded: a close is news only after a success
-	emit := func(e engine.Event) {
-		text, err := e.MarshalJSON() // not json.Marshal(e), which would check and compact it again
-		if err != nil {
-			return
-		}
+	events := engine.NewBatch(func(json []byte) {
 		defer func() { recover() }() // an exception in the page's handler must not kill the engine
-		onEvent.Invoke(string(text))
-	}
+		onEvents.Invoke(string(json))
+	})
+	emit := events.Add
 	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
 	defer cancel()
 	r, err := relay.Dial(ctx, url.String(),
@@ -162,6 +170,7 @@ func (b *boundary) start(args []js.Value) (any, error) {
 	}
 	b.engine = engine.New(r.Call, emit)
 	b.relay = r
+	b.events.Store(events)
 	return nil, nil
 }
 

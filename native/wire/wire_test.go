@@ -1,7 +1,9 @@
 package wire
 
 import (
+	"math/rand/v2"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -85,6 +87,13 @@ func TestFormatLine(t *testing.T) {
 			`shutdown(4, SHUT_WR) = 0`},
 		{Call{Op: OpGetsockname, FD: 3}, Result{Addr: netip.MustParseAddrPort("127.0.0.1:9000")},
 			`getsockname(3) = 0 (127.0.0.1:9000)`},
+		{Call{Op: OpGetsockopt, FD: 3, Level: "SOL_SOCKET", Option: "SO_ERROR"}, Result{},
+			`getsockopt(3, SOL_SOCKET, SO_ERROR) = 0`},
+		{Call{Op: OpListen, FD: 3, Value: 5}, Result{}, `listen(3, 5) = 0`},
+		{Call{Op: OpClose, FD: 7}, Result{Ret: -1, Errno: "EBADF"}, `close(7) = -1 EBADF: ` + mustErrno("EBADF")},
+		{Call{Op: OpConnect, FD: 3, Addr: netip.MustParseAddrPort("[::1]:80")}, Result{Ret: -1, Errno: "EWHATEVER"},
+			`connect(3, [::1]:80) = -1 EWHATEVER`},
+		{Call{Op: OpBind, FD: 3}, Result{}, `bind(3, invalid AddrPort) = 0`},
 		{Call{Op: OpLookupPort, Net: "tcp", Name: "http"}, Result{Ret: 80},
 			`lookupport("tcp", "http") = 80`},
 		{Call{Op: OpBind, FD: 3, Addr: netip.MustParseAddrPort("0.0.0.0:9000")},
@@ -116,4 +125,36 @@ func TestErrnoTable(t *testing.T) {
 	if _, ok := ErrnoByName("ENOTANERROR"); ok {
 		t.Errorf("ErrnoByName(ENOTANERROR): got an entry; want none")
 	}
+}
+
+// TestQuoteIsStrconvQuote: Quote escapes by hand on the trace's hot path;
+// it must show every input exactly as strconv.Quote does.
+func TestQuoteIsStrconvQuote(t *testing.T) {
+	inputs := [][]byte{nil, []byte("hello\n"), []byte("tab\tq\"b\\s\x00\x7f\xff"), []byte("héllo, 世界 \u2028 \ufffd"),
+		[]byte(strings.Repeat("é", 20)), {0xe2, 0x82}, []byte("\a\b\f\r\v")}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		b := make([]byte, rng.IntN(2*QuoteLimit))
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		inputs = append(inputs, b)
+	}
+	for _, in := range inputs {
+		want := strconv.Quote(string(in))
+		if len(in) > QuoteLimit {
+			want = strconv.Quote(string(in[:QuoteLimit])) + "..."
+		}
+		if got := Quote(in); got != want {
+			t.Errorf("Quote(%q): got %s; want %s", in, got, want)
+		}
+	}
+}
+
+func mustErrno(name string) string {
+	e, ok := ErrnoByName(name)
+	if !ok {
+		panic(name)
+	}
+	return e.Explain
 }

@@ -1,7 +1,7 @@
 // The engine's JavaScript API and events, as docs/architecture.md states them.
 // Mirrors values from wasm/main_js.go: change both together.
 
-/** What the engine reports through onEvent, as JSON text. Every event has a `type`. */
+/** What the engine reports through onEvents, in JSON arrays. Every event has a `type`. */
 export type EngineEvent =
   | OutputEvent
   | CallEvent
@@ -185,8 +185,12 @@ export interface RunOptions {
 export interface StartOptions {
   /** ws(s)://host/ws, with ?token=… when the page had one. */
   bridgeURL: string;
-  /** Receives each event as JSON text. */
-  onEvent: (json: string) => void;
+  /**
+   * Receives the engine's events in order, in batches: each call a JSON array of EngineEvent.
+   * Calls, results and output may wait up to 16 ms to travel together; anything else goes at once
+   * with what waited before it, and every Promise of the engine settles after the events it caused.
+   */
+  onEvents: (json: string) => void;
 }
 
 /** The one global engine.wasm sets. */
@@ -252,9 +256,8 @@ export type FromWorker =
   | { type: "started" }
   /** sockstepEngine.start rejected or timed out. */
   | { type: "startFailed"; message: string }
-  /** Engine events in the order they happened, parsed, sent together (at most 16 ms
-   * after the first). */
-  | { type: "events"; events: EngineEvent[] }
+  /** Engine events in the order they happened: a JSON array of EngineEvent, as onEvents got it. */
+  | { type: "events"; json: string }
   /** sockstepEngine.run settled; error is empty when it resolved. */
   | { type: "runDone"; error: string }
   /** Answer to load: source is null when the file does not exist; error when load failed. */

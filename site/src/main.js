@@ -343,7 +343,7 @@ function onWorkerMessage(eng, msg) {
       engineGone(`could not connect to the bridge: ${msg.message}`, "disconnect");
       break;
     case "events":
-      for (const ev of msg.events) {
+      for (const ev of parseEvents(msg.json)) {
         if (current !== eng) break; // an event (a lost bridge) dropped this worker
         onEngineEvent(ev);
       }
@@ -365,6 +365,19 @@ function onWorkerMessage(eng, msg) {
       break;
     default:
       console.warn("page: unknown message from the worker", msg);
+  }
+}
+
+/**
+ * The engine's batch of events; an unreadable one is reported rather than lost silently.
+ * @param {string} json
+ * @returns {EngineEvent[]}
+ */
+function parseEvents(json) {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return [{ type: "output", stream: "stderr", text: `engine sent unreadable events: ${json.slice(0, 200)}\n` }];
   }
 }
 

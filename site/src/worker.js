@@ -14,45 +14,9 @@ const BOOT_TIMEOUT_MS = 15000;
 /** How long sockstepEngine.start may take to connect to the bridge. */
 const START_TIMEOUT_MS = 15000;
 
-/** How long an engine event may wait to travel with the ones after it. */
-const EVENT_FLUSH_MS = 16;
-/** Events sent at once at most, so one message stays small. */
-const MAX_EVENTS_PER_MESSAGE = 4096;
-
 /** @param {FromWorker} msg */
 function post(msg) {
-  flushEvents(); // the page sees everything in the order it happened
   self.postMessage(msg);
-}
-
-/**
- * Engine events go to the page in batches: a server doing thousands of calls a
- * second would otherwise spend its time posting one message per event.
- * @type {import("./engine").EngineEvent[]}
- */
-let pendingEvents = [];
-/** @type {ReturnType<typeof setTimeout> | undefined} */
-let flushTimer;
-
-/** @param {import("./engine").EngineEvent} event */
-function postEvent(event) {
-  pendingEvents.push(event);
-  // The first event after a quiet spell goes at once: a program that then spins (for {})
-  // never lets this thread run the timer, and its last words would never reach the page.
-  if (pendingEvents.length >= MAX_EVENTS_PER_MESSAGE || performance.now() - lastFlush >= EVENT_FLUSH_MS) flushEvents();
-  else flushTimer ??= setTimeout(flushEvents, EVENT_FLUSH_MS);
-}
-
-/** When events were last posted (performance.now()). */
-let lastFlush = -Infinity;
-
-function flushEvents() {
-  clearTimeout(flushTimer);
-  flushTimer = undefined;
-  lastFlush = performance.now();
-  if (pendingEvents.length === 0) return;
-  self.postMessage({ type: "events", events: pendingEvents });
-  pendingEvents = [];
 }
 
 /** Tells the page this worker is of no more use; the page terminates it and spawns another. */
@@ -162,17 +126,10 @@ async function boot(module, bridgeURL) {
   engine = await waitForEngine();
   for (const msg of queue.splice(0)) handle(msg);
 
-  const onEvent = (/** @type {string} */ json) => {
-    let event;
-    try {
-      event = JSON.parse(json);
-    } catch {
-      event = { type: "output", stream: "stderr", text: `engine sent an unreadable event: ${json}\n` };
-    }
-    postEvent(event);
-  };
+  // The engine batches its events; the page parses them (a string crosses threads cheaply).
+  const onEvents = (/** @type {string} */ json) => post({ type: "events", json });
   try {
-    await withTimeout(engine.start({ bridgeURL, onEvent }), START_TIMEOUT_MS, "no answer from the bridge");
+    await withTimeout(engine.start({ bridgeURL, onEvents }), START_TIMEOUT_MS, "no answer from the bridge");
     post({ type: "started" });
   } catch (err) {
     if (exited) engineStopped(crashMessage(exitCode));

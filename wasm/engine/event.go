@@ -78,67 +78,82 @@ func FromBridge(e *wire.Event) (ev Event, ok bool) {
 
 // MarshalJSON encodes exactly the fields of e's type, so the page sees the
 // shapes the architecture documents.
-func (e Event) MarshalJSON() ([]byte, error) {
+func (e Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
+
+// AppendJSON appends MarshalJSON's encoding to b.
+func (e Event) AppendJSON(b []byte) []byte {
 	switch e.Type {
 	// The three on every call and every print are written by hand, as
 	// encoding/json would: its reflection is slow in WebAssembly.
 	case TypeOutput:
-		b := append(make([]byte, 0, 40+len(e.Text)), `{"type":"output","stream":`...)
+		b = append(b, `{"type":"output","stream":`...)
 		b = wire.AppendJSONString(b, e.Stream)
 		b = append(b, `,"text":`...)
-		return append(wire.AppendJSONString(b, e.Text), '}'), nil
+		return append(wire.AppendJSONString(b, e.Text), '}')
 	case TypeCall:
-		b := append(make([]byte, 0, 48+len(e.Text)), `{"type":"call","id":`...)
+		b = append(b, `{"type":"call","id":`...)
 		b = strconv.AppendUint(b, e.ID, 10)
 		b = append(b, `,"text":`...)
-		return append(wire.AppendJSONString(b, e.Text), '}'), nil
+		return append(wire.AppendJSONString(b, e.Text), '}')
 	case TypeResult:
-		b := append(make([]byte, 0, 64+len(e.Text)), `{"type":"result","id":`...)
+		b = append(b, `{"type":"result","id":`...)
 		b = strconv.AppendUint(b, e.ID, 10)
 		b = append(b, `,"text":`...)
 		b = wire.AppendJSONString(b, e.Text)
 		b = append(b, `,"failed":`...)
-		return append(strconv.AppendBool(b, e.Failed), '}'), nil
+		return append(strconv.AppendBool(b, e.Failed), '}')
+	}
+	// The rest are rare: encoding/json, which cannot fail on these types.
+	enc, err := json.Marshal(e.shape())
+	if err != nil {
+		panic("engine: encode event: " + err.Error())
+	}
+	return append(b, enc...)
+}
+
+// shape is e as the value encoding/json encodes for the rarer types.
+func (e Event) shape() any {
+	switch e.Type {
 	case TypeDiagnostic:
-		return json.Marshal(struct {
+		return struct {
 			Type    string `json:"type"`
 			Kind    string `json:"kind"`
 			Line    int    `json:"line"`
 			Column  int    `json:"column"`
 			Message string `json:"message"`
-		}{e.Type, e.Kind, e.Line, e.Column, e.Message})
+		}{e.Type, e.Kind, e.Line, e.Column, e.Message}
 	case TypeExit:
-		return json.Marshal(struct {
+		return struct {
 			Type  string `json:"type"`
 			Error string `json:"error"`
-		}{e.Type, e.Error})
+		}{e.Type, e.Error}
 	case TypeSession:
-		return json.Marshal(struct {
+		return struct {
 			Type string `json:"type"`
 			ID   string `json:"id"`
-		}{e.Type, e.Session})
+		}{e.Type, e.Session}
 	case TypeSockets:
 		sockets := e.Sockets
 		if sockets == nil {
 			sockets = []wire.SocketInfo{} // [] rather than null: no sockets
 		}
-		return json.Marshal(struct {
+		return struct {
 			Type    string            `json:"type"`
 			Sockets []wire.SocketInfo `json:"sockets"`
 			Message string            `json:"message"`
-		}{e.Type, sockets, e.Message})
+		}{e.Type, sockets, e.Message}
 	case TypeClientData:
-		return json.Marshal(struct {
+		return struct {
 			Type   string `json:"type"`
 			Client uint64 `json:"client"`
 			Data   []byte `json:"data"`
-		}{e.Type, e.Client, e.Data})
+		}{e.Type, e.Client, e.Data}
 	case TypeClientEOF, TypeClientClosed:
-		return json.Marshal(struct {
+		return struct {
 			Type    string `json:"type"`
 			Client  uint64 `json:"client"`
 			Message string `json:"message"`
-		}{e.Type, e.Client, e.Message})
+		}{e.Type, e.Client, e.Message}
 	case TypePaused:
 		vars, gs := e.Variables, e.Goroutines
 		if vars == nil {
@@ -147,7 +162,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		if gs == nil {
 			gs = []stepper.Goroutine{}
 		}
-		return json.Marshal(struct {
+		return struct {
 			Type        string              `json:"type"`
 			Goroutine   int                 `json:"goroutine"`
 			Line        int                 `json:"line"`
@@ -156,15 +171,15 @@ func (e Event) MarshalJSON() ([]byte, error) {
 			Variables   []stepper.Var       `json:"variables"`
 			Goroutines  []stepper.Goroutine `json:"goroutines"`
 			TraceLength int                 `json:"traceLength"`
-		}{e.Type, e.Goroutine, e.Line, e.Reason, e.Text, vars, gs, e.TraceLength})
+		}{e.Type, e.Goroutine, e.Line, e.Reason, e.Text, vars, gs, e.TraceLength}
 	case TypeResumed:
-		return json.Marshal(struct {
+		return struct {
 			Type string `json:"type"`
-		}{e.Type})
+		}{e.Type}
 	default:
-		return json.Marshal(struct {
+		return struct {
 			Type    string `json:"type"`
 			Message string `json:"message"`
-		}{e.Type, e.Message})
+		}{e.Type, e.Message}
 	}
 }

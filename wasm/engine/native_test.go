@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -27,7 +28,7 @@ func hostRelay(t *testing.T) *relay.Relay {
 	s := native.NewSession(native.DefaultPolicy())
 	var r *relay.Relay
 	r = relay.New(func(frame []byte) error {
-		records, err := wire.DecodeFrame(frame)
+		records, err := wire.DecodeFrame(bytes.Clone(frame)) // answered later: the relay reuses frame
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"sockstep/native/wire"
@@ -20,6 +21,7 @@ var ErrClosed = errors.New("relay closed")
 // waits for it.
 type Relay struct {
 	send      func(frame []byte) error
+	gather    func()
 	onEvent   func(*wire.Event)
 	onProblem func(*wire.Problem)
 	onClose   func(error)
@@ -39,6 +41,10 @@ type reply struct {
 	err error
 }
 
+// replies recycles the channel each call waits on: a server making
+// thousands of calls a second need not make one each time.
+var replies = sync.Pool{New: func() any { return make(chan reply, 1) }}
+
 // An Option configures a Relay.
 type Option func(*Relay)
 
@@ -50,14 +56,22 @@ func WithEvents(f func(*wire.Event)) Option { return func(r *Relay) { r.onEvent 
 // frames from the bridge that could not be decoded. f must not block.
 func WithProblems(f func(*wire.Problem)) Option { return func(r *Relay) { r.onProblem = f } }
 
+// WithGather replaces how the sender lets calls gather before it sends a
+// frame: by default it lets every goroutine that is ready run first. f
+// returns when the frame should go; the browser's waits for the calls that
+// the results already queued in the worker will make (see Dial).
+func WithGather(f func()) Option { return func(r *Relay) { r.gather = f } }
+
 // WithClose calls f once, with the cause, when the relay closes.
 func WithClose(f func(error)) Option { return func(r *Relay) { r.onClose = f } }
 
 // New returns a relay that sends frames with send, from one goroutine of its
-// own, until Close.
+// own, until Close. The frame is only lent to send: it is reused once send
+// returns.
 func New(send func(frame []byte) error, opts ...Option) *Relay {
 	r := &Relay{
 		send:    send,
+		gather:  runtime.Gosched,
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]chan reply),
@@ -74,7 +88,7 @@ func New(send func(frame []byte) error, opts ...Option) *Relay {
 // sent about this call, the relay's close cause, or ctx's error. c and its
 // Data must not change until Call returns.
 func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
-	ch := make(chan reply, 1)
+	ch := replies.Get().(chan reply)
 	r.mu.Lock()
 	if r.err != nil {
 		err := r.err
@@ -93,42 +107,58 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 
 	select {
 	case rep := <-ch:
+		replies.Put(ch) // drained, and no one else holds it
 		return rep.res, rep.err
 	case <-ctx.Done():
 		r.mu.Lock()
 		delete(r.pending, c.ID)
 		r.mu.Unlock()
-		return nil, ctx.Err()
+		return nil, ctx.Err() // ch may yet get a reply: not recycled
 	}
 }
 
 // sender drains the queue into as few frames as the size limit allows.
+// send copies each frame (to JavaScript, or to the test's pipe), so one
+// buffer serves every frame.
 func (r *Relay) sender() {
+	var frame []byte
 	for {
 		select {
 		case <-r.done:
 			return
 		case <-r.wake:
 		}
+		// Only while earlier calls wait may their results be about to
+		// arrive, bringing more calls with them: a lone call goes at once.
+		r.mu.Lock()
+		others := len(r.pending) > len(r.queue)
+		r.mu.Unlock()
+		if others {
+			r.gather()
+		}
 		r.mu.Lock()
 		calls := r.queue
 		r.queue = nil
 		r.mu.Unlock()
 
-		var frame []byte
+		frame = frame[:0]
 		for _, c := range calls {
-			rec, err := wire.AppendRecord(nil, wire.Record{Call: c})
+			before := len(frame)
+			var err error
+			frame, err = wire.AppendRecord(frame, wire.Record{Call: c})
 			if err != nil {
+				frame = frame[:before]
 				r.finish(c.ID, reply{err: err})
 				continue
 			}
-			if len(frame) > 0 && len(frame)+len(rec) > wire.MaxFrame {
-				if !r.flush(frame) {
+			if before > 0 && len(frame) > wire.MaxFrame {
+				// Too big with the others: they go first, this one starts the next frame.
+				rec := append([]byte(nil), frame[before:]...)
+				if !r.flush(frame[:before]) {
 					return
 				}
-				frame = nil
+				frame = append(frame[:0], rec...)
 			}
-			frame = append(frame, rec...)
 		}
 		if len(frame) > 0 && !r.flush(frame) {
 			return

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ type echoBridge struct {
 }
 
 func (b *echoBridge) send(frame []byte) error {
-	recs, err := wire.DecodeFrame(frame)
+	recs, err := wire.DecodeFrame(bytes.Clone(frame)) // answered later: the relay reuses frame
 	if err != nil {
 		b.t.Errorf("relay sent a bad frame: %v", err)
 		return err
@@ -85,6 +86,63 @@ func TestConcurrentCallsGetTheirOwnResults(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestGatherOnlyWhileOthersWait: a lone call leaves at once; while one
+// waits for its result, the calls made meanwhile gather into one frame.
+func TestGatherOnlyWhileOthersWait(t *testing.T) {
+	b := &echoBridge{t: t, release: make(chan struct{})}
+	var gathers atomic.Int32
+	b.relay = New(b.send, WithGather(func() {
+		gathers.Add(1)
+		deadline := time.Now().Add(5 * time.Second) // until both calls are queued
+		for time.Now().Before(deadline) {
+			b.relay.mu.Lock()
+			n := len(b.relay.queue)
+			b.relay.mu.Unlock()
+			if n == 2 {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+		t.Error("the second call was never queued")
+	}))
+	defer b.relay.Close(nil)
+	ctx := timeout(t)
+	var wg sync.WaitGroup
+	call := func(fd int) {
+		defer wg.Done()
+		if _, err := b.relay.Call(ctx, &wire.Call{Op: wire.OpClose, FD: fd}); err != nil {
+			t.Error(err)
+		}
+	}
+	wg.Add(1)
+	go call(1) // held by the bridge until release
+	for deadline := time.Now().Add(5 * time.Second); b.frameCount() == 0 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := gathers.Load(); n != 0 {
+		t.Errorf("a lone call gathered %d times; want it sent at once", n)
+	}
+	wg.Add(2)
+	go call(2)
+	go call(3)
+	for deadline := time.Now().Add(5 * time.Second); b.frameCount() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	close(b.release)
+	wg.Wait()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.frames) != 2 || b.frames[1] != 2 {
+		t.Errorf("frames held %v records; want [1 2]", b.frames)
+	}
+}
+
+func (b *echoBridge) frameCount() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.frames)
 }
 
 func TestCallsReadyTogetherShareAFrame(t *testing.T) {
