@@ -262,8 +262,10 @@ func measure(ctx context.Context, o options) (*table, error) {
 	t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", value: us(f50) + " / " + us(f99), note: "a worker and a Go server ping-pong 64 bytes, no engine: what a relayed call cannot beat"})
 	p.close()
 
-	progress("stepping overhead")
-	t.add(stepping(ctx))
+	progress("stepping overhead, natively and under js/wasm")
+	for _, r := range stepping(ctx) {
+		t.add(r)
+	}
 
 	progress("bridge memory: %d idle sessions on a fresh bridge", o.sessions)
 	mem, err := memoryPerSession(ctx, o)

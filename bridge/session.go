@@ -37,6 +37,9 @@ const (
 	// program making thousands of calls a second costs at most 20 reads a
 	// second (touches in between coalesce into one).
 	socketsGap = 50 * time.Millisecond
+	// maxIdleWorkers bounds the goroutines that ran a call and wait for the
+	// next (see spawn).
+	maxIdleWorkers = 64
 )
 
 // session is one page's WebSocket and the native session that performs its
@@ -51,11 +54,16 @@ type session struct {
 	out      chan wire.Record // answers for the write pump
 	calls    sync.WaitGroup
 	slots    chan struct{} // one token per call in flight
+	idle     chan func()   // unbuffered: a call handed to a worker waiting for one
+	idlers   atomic.Int32  // workers waiting on idle, or about to
 	peer     string
 	started  time.Time
 	changed  chan struct{}    // capacity 1: the sockets table may have changed
 	tables   chan *wire.Event // capacity 1: the newest sockets table not yet sent
 	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
+	// leftoversDue says a call that may change the table's leftovers
+	// (native.ChangesLeftovers) was made since they were last read.
+	leftoversDue atomic.Bool
 
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
@@ -106,6 +114,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		cancel:  cancel,
 		out:     make(chan wire.Record, resultBacklog),
 		slots:   make(chan struct{}, b.cfg.maxPending),
+		idle:    make(chan func()),
 		peer:    r.RemoteAddr,
 		started: time.Now(),
 		changed: make(chan struct{}, 1),
@@ -165,7 +174,7 @@ func (s *session) run(b *bridge) {
 		s.watchSockets()
 		close(watched)
 	}()
-	s.touch() // the previous run's leftovers, if any
+	s.touchLeftovers() // the previous run's leftovers, if any
 	s.readPump(b)
 	s.cancel()
 	s.native.Close()
@@ -175,7 +184,15 @@ func (s *session) run(b *bridge) {
 	s.ws.Close()
 }
 
-// touch says the sockets table may have changed.
+// touchLeftovers says the sockets table may have changed, its leftovers
+// included.
+func (s *session) touchLeftovers() {
+	s.leftoversDue.Store(true)
+	s.touch()
+}
+
+// touch says the sockets table may have changed, but not its leftovers
+// unless touchLeftovers says so too.
 func (s *session) touch() {
 	select {
 	case s.changed <- struct{}{}:
@@ -186,20 +203,37 @@ func (s *session) touch() {
 // watchSockets sends the sockets table when it differs from the last one
 // sent: after calls (touch), and every socketsPoll while it can change
 // without one. It returns when the session ends.
+//
+// The leftovers part of the table (native.Session.Leftovers) costs a read of
+// the host's whole TCP table, milliseconds where the kernel's connection
+// hash is large, so it is read again only when a call may have changed it,
+// or when it is socketsPoll old: a stream of reads and writes does not
+// change it, and what changes it without a call shows within socketsPoll,
+// as it does in a session that makes no calls.
 func (s *session) watchSockets() {
 	var last []byte
 	var poll <-chan time.Time
+	var left []wire.SocketInfo
+	var leftErr error
+	var leftAt time.Time
 	for {
+		polled := false
 		select {
 		case <-s.ctx.Done():
 			return
 		case <-s.changed:
 		case <-poll:
+			polled = true
 		}
-		table, err := s.native.Sockets()
+		table := s.native.OwnSockets()
+		if s.leftoversDue.Swap(false) || polled || time.Since(leftAt) >= socketsPoll {
+			left, leftErr = s.native.Leftovers()
+			leftAt = time.Now()
+		}
+		table = append(table, left...)
 		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
-		if err != nil {
-			ev.Message = err.Error()
+		if leftErr != nil {
+			ev.Message = leftErr.Error()
 		}
 		if len(table) > wire.MaxSockets {
 			ev.Sockets = table[:wire.MaxSockets]
@@ -286,7 +320,7 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		return
 	}
 	s.calls.Add(1)
-	go func() {
+	s.spawn(func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
 		var res *wire.Result
@@ -296,7 +330,11 @@ func (s *session) start(b *bridge, rec wire.Record) {
 		} else {
 			res, err = s.native.Do(s.ctx, &call)
 		}
-		s.touch()
+		if native.ChangesLeftovers(call.Op) {
+			s.touchLeftovers()
+		} else {
+			s.touch()
+		}
 		if err != nil {
 			s.problem(b, call.ID, err.Error())
 			return
@@ -308,13 +346,43 @@ func (s *session) start(b *bridge, rec wire.Record) {
 			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
 		}
 		s.send(wire.Record{Result: res})
-	}()
+	})
+}
+
+// spawn runs call on a goroutine of its own: an idle worker if one waits,
+// else a new one. A worker keeps its grown stack from call to call, where
+// a fresh goroutine per call grew (copied) its stack on every call; none is
+// ever shared by two calls at once, so a blocked call holds up no other.
+func (s *session) spawn(call func()) {
+	select {
+	case s.idle <- call:
+	default:
+		go s.work(call)
+	}
+}
+
+// work runs call, then the calls spawn hands it, until the session ends.
+// Past maxIdleWorkers waiting at once, a worker ends instead of waiting.
+func (s *session) work(call func()) {
+	for {
+		call()
+		if s.idlers.Add(1) > maxIdleWorkers {
+			s.idlers.Add(-1)
+			return
+		}
+		select {
+		case call = <-s.idle:
+			s.idlers.Add(-1)
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // notify passes a client's event to the page.
 func (s *session) notify(e *wire.Event) {
 	s.send(wire.Record{Event: e})
-	s.touch()
+	s.touchLeftovers()
 }
 
 // problem answers a record the bridge could not accept, and logs it.

@@ -114,18 +114,25 @@ func connect(ctx context.Context, sk *sock, sa unix.Sockaddr) error {
 }
 
 // read returns what is there, up to size bytes, waiting for at least one
-// byte or the end of the stream.
-func read(ctx context.Context, sk *sock, size int, r *wire.Result) error {
+// byte or the end of the stream. Each try reads into one of the session's
+// buffers, held only for the syscall, and the bytes read are copied out: a
+// 64-byte echo then costs 64 bytes, not a zeroed buffer of size.
+func (s *Session) read(ctx context.Context, sk *sock, size int, r *wire.Result) error {
 	size = min(max(size, 0), wire.MaxData)
-	buf := make([]byte, size)
-	var n int
+	var data []byte
 	var err error
 	werr := sk.wait(ctx, forRead, func(fd int) bool {
+		buf := s.readBuffers.Get().(*[]byte)
+		defer s.readBuffers.Put(buf)
+		var n int
 		for {
-			n, err = unix.Read(fd, buf)
+			n, err = unix.Read(fd, (*buf)[:size])
 			if err != unix.EINTR {
 				break
 			}
+		}
+		if err == nil {
+			data = append(make([]byte, 0, n), (*buf)[:n]...)
 		}
 		return err != unix.EAGAIN
 	})
@@ -135,8 +142,14 @@ func read(ctx context.Context, sk *sock, size int, r *wire.Result) error {
 	if err != nil {
 		return err
 	}
-	r.Ret, r.Data = n, buf[:n]
+	r.Ret, r.Data = len(data), data
 	return nil
+}
+
+// newReadBuffer makes a buffer for the largest read.
+func newReadBuffer() any {
+	buf := make([]byte, wire.MaxData)
+	return &buf
 }
 
 // write writes all of data, waiting for room as a blocking write does. If

@@ -44,13 +44,15 @@ type Session struct {
 	clients    map[uint64]*client  // the client panel's connections, by id
 	nextClient uint64
 	readers    sync.WaitGroup // one per client: its reading goroutine
+
+	readBuffers sync.Pool // of *[]byte (newReadBuffer): what reads read into
 }
 
 // NewSession starts a session with no sockets.
 func NewSession(p Policy) *Session {
 	done, end := context.WithCancel(context.Background())
 	return &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
-		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client)}
+		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client), readBuffers: sync.Pool{New: newReadBuffer}}
 }
 
 // Slowed counts the calls the policy's calls-per-second cap has delayed.
@@ -319,7 +321,7 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 	case wire.OpAccept:
 		return s.accept(ctx, sk, r)
 	case wire.OpRead:
-		return read(ctx, sk, c.Size, r)
+		return s.read(ctx, sk, c.Size, r)
 	case wire.OpWrite:
 		return write(ctx, sk, c.Data, r)
 	case wire.OpShutdown:

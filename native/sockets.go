@@ -66,6 +66,14 @@ func (s *Session) Ports() []uint16 {
 // unset in each entry; a non-nil error says that a whole part of the table —
 // the leftovers — could not be read, and the rest is still returned.
 func (s *Session) Sockets() ([]wire.SocketInfo, error) {
+	left, err := s.Leftovers()
+	return append(s.OwnSockets(), left...), err
+}
+
+// OwnSockets is the first part of Sockets: the learner's descriptors in
+// order, then the client panel's connections. It asks the kernel about each
+// socket alone, so it costs little.
+func (s *Session) OwnSockets() []wire.SocketInfo {
 	type owned struct {
 		fd int
 		sk *sock
@@ -81,15 +89,11 @@ func (s *Session) Sockets() ([]wire.SocketInfo, error) {
 	for _, c := range s.clients {
 		clients = append(clients, c)
 	}
-	ports := make(map[uint16]bool, len(s.ports))
-	for p := range s.ports {
-		ports[p] = true
-	}
 	s.mu.Unlock()
 	slices.SortFunc(socks, func(a, b owned) int { return cmp.Compare(a.fd, b.fd) })
 	slices.SortFunc(clients, func(a, b *client) int { return cmp.Compare(a.id, b.id) })
 
-	var out []wire.SocketInfo
+	var out []wire.SocketInfo // nil when empty: the event then omits the table
 	for _, o := range socks {
 		var info wire.SocketInfo
 		if o.sk.control(func(fd int) { info = describe(fd) }) != nil {
@@ -110,11 +114,41 @@ func (s *Session) Sockets() ([]wire.SocketInfo, error) {
 		info.Client = c.id
 		out = append(out, info)
 	}
+	return out
+}
+
+// Leftovers is the last part of Sockets: the sockets on the session's ports
+// that no descriptor owns. It reads the kernel's table of every TCP socket
+// of the host, which costs milliseconds on a host with a large connection
+// hash (see ChangesLeftovers for when a caller may skip it).
+func (s *Session) Leftovers() ([]wire.SocketInfo, error) {
+	s.mu.Lock()
+	ports := make(map[uint16]bool, len(s.ports))
+	for p := range s.ports {
+		ports[p] = true
+	}
+	s.mu.Unlock()
 	left, err := leftovers(ports)
 	if err != nil {
 		err = fmt.Errorf("leftover sockets unknown: %w", err)
 	}
-	return append(out, left...), err
+	return left, err
+}
+
+// ChangesLeftovers reports whether a call of op may change Leftovers: make,
+// take or reveal a socket no descriptor owns (a close leaves a TIME_WAIT, an
+// accept takes a connection off the queue, a bind watches a new port). The
+// others — reads, writes, options, names — act on sockets the session owns;
+// leftovers change without them only as they change without any call (a
+// client queues, a timer runs out), so a caller that polls for those may
+// reuse the last Leftovers after them.
+func ChangesLeftovers(op wire.Op) bool {
+	switch op {
+	case wire.OpRead, wire.OpWrite, wire.OpSocket, wire.OpSetsockopt, wire.OpGetsockopt,
+		wire.OpGetsockname, wire.OpGetpeername, wire.OpLookupPort:
+		return false
+	}
+	return true
 }
 
 // intp is a pointer to a copy of n, for the optional fields of SocketInfo.

@@ -97,6 +97,8 @@ func decodeRecord(b []byte) (Record, []byte, error) {
 	}
 	if res, ok := decodeResultFast(header); ok {
 		rec.Result = res
+	} else if call, ok := decodeCallFast(header); ok {
+		rec.Call = call
 	} else if err := json.Unmarshal(header, &rec); err != nil {
 		return rec, nil, fmt.Errorf("header is not valid JSON: %w", err)
 	}

@@ -34,6 +34,67 @@ func TestCallHeaderIsEncodingJSONs(t *testing.T) {
 	}
 }
 
+// The fast Call decoder takes what appendCallRecord (and encoding/json)
+// writes for calls of plain names, and reads it as encoding/json does.
+func TestCallHeaderFastPath(t *testing.T) {
+	for _, tc := range []struct {
+		call *Call
+		fast bool
+	}{
+		{&Call{ID: 1, Op: OpWrite, FD: 4}, true},
+		{&Call{ID: 2, Op: OpSocket, Family: "AF_INET6", Type: "SOCK_STREAM", Proto: 6}, true},
+		{&Call{ID: 3, Op: OpBind, FD: 3, Addr: netip.MustParseAddrPort("127.0.0.1:9000")}, true},
+		{&Call{ID: 4, Op: OpConnect, FD: 3, Addr: netip.MustParseAddrPort("[::1%lo]:80")}, true},
+		{&Call{ID: 5, Op: OpSetsockopt, FD: -1, Level: "SOL_SOCKET", Option: "SO_REUSEADDR", Value: -7}, true},
+		{&Call{ID: 6, Op: OpRead, FD: 4, Size: 32 << 10}, true},
+		{&Call{ID: 7, Op: OpShutdown, FD: 4, How: "SHUT_WR"}, true},
+		{&Call{ID: 8, Op: OpLookupPort, Net: "tcp", Name: "http"}, true},
+		{&Call{ID: 9, Op: OpClientSend, Client: 12}, true},
+		{&Call{ID: 10, Op: OpClose, FD: 5, AtExit: true}, true},
+		{&Call{}, true},
+		{&Call{ID: 1<<64 - 1, Op: OpRead}, false},             // more digits than the fast path reads
+		{&Call{ID: 11, Op: OpLookupPort, Name: "a<b"}, false}, // escaped by encoding/json
+		{&Call{ID: 12, Op: "odd op ✓"}, false},
+	} {
+		header := appendCallRecord(nil, tc.call)
+		got, ok := decodeCallFast(header)
+		if ok != tc.fast {
+			t.Errorf("%s: fast path %v; want %v", header, ok, tc.fast)
+		}
+		if ok && !reflect.DeepEqual(got, tc.call) {
+			t.Errorf("%s: got %+v; want %+v", header, got, tc.call)
+		}
+	}
+}
+
+// FuzzCallHeader checks that whatever the fast decoder accepts,
+// encoding/json reads the same way.
+func FuzzCallHeader(f *testing.F) {
+	for _, h := range []string{
+		`{"call":{"id":1,"op":"read","fd":4,"size":32768}}`,
+		`{"call":{"id":2,"op":"bind","fd":3,"addr":"127.0.0.1:9000"}}`,
+		`{"call":{"id":3,"op":"setsockopt","fd":-1,"level":"SOL_SOCKET","option":"SO_REUSEADDR","value":-7}}`,
+		`{"call":{"id":4,"op":"close","fd":5,"atExit":true,"atExit":false}}`,
+		`{"call":{"id":5,"op":"lookupport","network":"tcp","service":"http","client":9,"proto":-0}}`,
+		`{"call":{"id":6,"op":"shutdown","how":"SHUT_WR","family":"","type":"x","addr":""}}`,
+	} {
+		f.Add([]byte(h))
+	}
+	f.Fuzz(func(t *testing.T, h []byte) {
+		got, ok := decodeCallFast(h)
+		if !ok {
+			return
+		}
+		var rec Record
+		if err := json.Unmarshal(h, &rec); err != nil {
+			t.Fatalf("fast path took %s, which encoding/json refuses: %v", h, err)
+		}
+		if want := (Record{Call: got}); !reflect.DeepEqual(rec, want) {
+			t.Fatalf("%s: fast %+v; encoding/json %+v", h, got, rec.Call)
+		}
+	})
+}
+
 // The fast Result decoder takes what encoding/json writes for the common
 // results, and reads it as encoding/json does.
 func TestResultHeaderFastPath(t *testing.T) {
@@ -103,6 +164,21 @@ func BenchmarkCallHeader(b *testing.B) {
 	b.Run("encoding-json", func(b *testing.B) {
 		for b.Loop() {
 			json.Marshal(Record{Call: c})
+		}
+	})
+}
+
+func BenchmarkCallHeaderDecode(b *testing.B) {
+	h := []byte(`{"call":{"id":12345,"op":"read","fd":5,"size":32768}}`)
+	b.Run("fast", func(b *testing.B) {
+		for b.Loop() {
+			decodeCallFast(h)
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		for b.Loop() {
+			var rec Record
+			json.Unmarshal(h, &rec)
 		}
 	})
 }

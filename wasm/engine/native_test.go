@@ -1,3 +1,8 @@
+//go:build !js
+
+// A real native.Session serves these tests: they run on the host only (the
+// benchmarks in bench_test.go also run under js/wasm).
+
 package engine
 
 import (

@@ -4,6 +4,20 @@
 // before each statement (on the statement's own line, so every position
 // yaegi reports stays the learner's), and a Stepper decides at each hook
 // whether the goroutine stops there, blocking it while it is paused.
+//
+// A hook costs almost nothing while nobody steps. In yaegi a call into Go
+// goes through reflection, and every value an expression yields takes a
+// slot that each call of the function allocates anew (a package selector
+// such as _sockstep.Hook is one, a call's result another). So a hook is
+//
+//	_ssl3 = 12; if _ssb12 { _ssh(12, "n sum", n, sum) }
+//
+// two statements on interpreted package variables, which take no slot: the
+// last line function 3 reached (where its panic is placed) and the line's
+// switch, which the Stepper turns on for breakpoint lines and, while a step,
+// a pause or a stop is under way, for every line. Only then is Hook called,
+// through _ssh, a variable that holds it (a variable takes no slot, a
+// selector would).
 package stepper
 
 import (
@@ -64,14 +78,48 @@ func Instrument(src string) (*Program, error) {
 		sc.fields(fd.Type.Results)
 		in.function(fd.Body, sc)
 	}
-	// The import goes on the package clause's line, so no line moves.
-	in.insert(f.Name.End(), fmt.Sprintf("; import %s %q", hookName, HookPackage))
 	lines := make([]int, 0, len(in.lines))
 	for l := range in.lines {
 		lines = append(lines, l)
 	}
 	sort.Ints(lines)
+	// The import goes on the package clause's line and the hooks' variables
+	// after the last import, so no line moves.
+	in.insert(f.Name.End(), fmt.Sprintf("; import %s %q", hookName, HookPackage))
+	at := f.Name.End()
+	for _, d := range f.Decls {
+		if gd, ok := d.(*ast.GenDecl); ok && gd.Tok == token.IMPORT {
+			at = gd.End()
+		}
+	}
+	in.insert(at, "; "+declarations(lines, in.funcs))
 	return &Program{Source: in.apply(), Lines: lines, funcOf: in.funcOf, funcs: in.funcs}, nil
+}
+
+// declarations declares what the hooks use: _ssh, the Hook; a switch
+// _ssbL for each hooked line L; _sslF, the last line function F reached; and
+// hands the switches and lines to the Stepper (see Stepper.Attach). Being
+// the first package variables declared, they are initialized before any of
+// the learner's.
+func declarations(lines []int, funcs int) string {
+	var flags, lasts, switches, lastLines []string
+	for _, l := range lines {
+		flags = append(flags, fmt.Sprintf("_ssb%d", l))
+		switches = append(switches, fmt.Sprintf("&_ssb%d", l))
+	}
+	for fn := 1; fn <= funcs; fn++ {
+		lasts = append(lasts, fmt.Sprintf("_ssl%d", fn))
+		lastLines = append(lastLines, fmt.Sprintf("&_ssl%d", fn))
+	}
+	decl := fmt.Sprintf("var _ssh = %s.Hook", hookName)
+	if len(flags) > 0 {
+		decl += "; var " + strings.Join(flags, ", ") + " bool"
+	}
+	if len(lasts) > 0 {
+		decl += "; var " + strings.Join(lasts, ", ") + " int"
+	}
+	return decl + fmt.Sprintf("; var _ = %s.Attach([]*bool{%s}, []*int{%s})",
+		hookName, strings.Join(switches, ", "), strings.Join(lastLines, ", "))
 }
 
 // An edit replaces src[from:to] with text.
@@ -137,9 +185,9 @@ func (in *instrumenter) block(list []ast.Stmt, sc *scope) {
 	}
 }
 
-// hook inserts the statement hook before s: a cheap call that says whether
-// this goroutine stops here, and only then the values of the variables in
-// scope.
+// hook inserts the statement hook before s: it notes the line as the
+// function's last, and when the line's switch is on calls Hook with the
+// names and values of the variables in scope.
 func (in *instrumenter) hook(s ast.Stmt, sc *scope) {
 	line := in.line(s.Pos())
 	if in.lines == nil {
@@ -154,8 +202,8 @@ func (in *instrumenter) hook(s ast.Stmt, sc *scope) {
 	if len(names) > 0 {
 		args = ", " + strings.Join(names, ", ")
 	}
-	in.insert(s.Pos(), fmt.Sprintf("if _sst := %s.At(%d); _sst != 0 { %s.Stop(_sst, %q%s) }; ",
-		hookName, line, hookName, strings.Join(names, " "), args))
+	in.insert(s.Pos(), fmt.Sprintf("_ssl%d = %d; if _ssb%d { _ssh(%d, %q%s) }; ",
+		in.fn, line, line, line, strings.Join(names, " "), args))
 }
 
 func (in *instrumenter) stmt(s ast.Stmt, sc *scope) {

@@ -80,20 +80,28 @@ var ErrNotPaused = errors.New("the program is not paused")
 
 // Stepper decides, at each hook of an instrumented program, whether the
 // goroutine stops there. While nobody steps (no step pending, no pause asked
-// for) a hook costs a few loads: only breakpoint lines look further.
+// for) only breakpoint lines call it: the program's switches for the other
+// lines are off.
 type Stepper struct {
 	prog *Program
 	opts Options
 
 	active atomic.Bool            // a step or a pause is pending, or the program is stopped
 	bps    atomic.Pointer[[]bool] // by line
-	last   []atomic.Int32         // by function: the last line a hook passed there
 	calls  atomic.Int64           // socket calls sent so far
+	// The program's own variables, which Attach hands over: by function, the
+	// last line a hook passed there. The program writes them and PanicLine
+	// reads them without synchronization (yaegi reads and writes interpreted
+	// variables with plain loads and stores); a word is never torn.
+	last atomic.Pointer[[]*int]
 
 	mu     sync.Mutex
 	cond   *sync.Cond
 	byGoid map[int64]*goroutine
 	byID   map[int]*goroutine
+	// The program's switches, by index in prog.Lines: on, Hook is called at
+	// that line. Written here, read by the program as last is.
+	switches []*bool
 	// Calls under way that were sent while no debugger was attached.
 	unattached map[*wire.Call]struct{}
 	nextID     int
@@ -131,7 +139,6 @@ func New(prog *Program, opts Options) *Stepper {
 	s := &Stepper{
 		prog:   prog,
 		opts:   opts,
-		last:   make([]atomic.Int32, prog.funcs+1),
 		byGoid: map[int64]*goroutine{},
 		byID:   map[int]*goroutine{},
 
@@ -149,11 +156,37 @@ func New(prog *Program, opts Options) *Stepper {
 // Exports is the hook package the instrumented source imports.
 func (s *Stepper) Exports() interp.Exports {
 	return interp.Exports{HookPackage + "/stepper": {
-		"At":   reflect.ValueOf(s.At),
-		"Stop": reflect.ValueOf(s.Stop),
-		"Go":   reflect.ValueOf(s.Go),
-		"Done": reflect.ValueOf(s.Done),
+		"Hook":   reflect.ValueOf(s.Hook),
+		"Attach": reflect.ValueOf(s.Attach),
+		"Go":     reflect.ValueOf(s.Go),
+		"Done":   reflect.ValueOf(s.Done),
 	}}
+}
+
+// Attach is called by the instrumented program as it initializes, with its
+// switches, one for each of prog.Lines in order, and its last lines, one for
+// each function. Pointers of the wrong number are ignored: the program then
+// runs without stopping.
+func (s *Stepper) Attach(switches []*bool, last []*int) struct{} {
+	if len(switches) != len(s.prog.Lines) || len(last) != s.prog.funcs {
+		return struct{}{}
+	}
+	s.last.Store(&last)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.switches = switches
+	s.switchLocked()
+	return struct{}{}
+}
+
+// switchLocked sets the program's switches: every line's is on while a step
+// or a pause is pending or the program is stopped (every goroutine must
+// look in), only breakpoint lines' otherwise.
+func (s *Stepper) switchLocked() {
+	all := s.active.Load() && !s.ended
+	for i, sw := range s.switches {
+		*sw = all || (!s.ended && s.breakpoint(s.prog.Lines[i]))
+	}
 }
 
 // SetBreakpoints replaces the breakpoints. Lines without a statement are
@@ -170,6 +203,9 @@ func (s *Stepper) SetBreakpoints(lines []int) {
 		}
 	}
 	s.bps.Store(&bp)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.switchLocked()
 }
 
 func (s *Stepper) breakpoint(line int) bool {
@@ -177,12 +213,18 @@ func (s *Stepper) breakpoint(line int) bool {
 	return line > 0 && line < len(bp) && bp[line]
 }
 
-// At is the hook before the statement on line. It returns 0 to go on, or
-// the goroutine's ID when Stop must be called with the variables in scope.
-func (s *Stepper) At(line int) int {
-	if fn := s.prog.FuncOf(line); fn > 0 {
-		s.last[fn].Store(int32(line))
+// Hook is the hook before the statement on line, called while the line's
+// switch is on, with the names of the variables in scope (space-separated)
+// and their values. It blocks while the program is stopped.
+func (s *Stepper) Hook(line int, names string, vals ...any) {
+	if id := s.at(line); id != 0 {
+		s.stop(id, names, vals...)
 	}
+}
+
+// at decides what the goroutine does at line. It returns 0 to go on, or the
+// goroutine's ID when stop must be called.
+func (s *Stepper) at(line int) int {
 	if !s.active.Load() && !s.breakpoint(line) {
 		return 0
 	}
@@ -223,10 +265,8 @@ func (s *Stepper) stepDone(depth int) bool {
 	return false
 }
 
-// Stop is called when At said so, with the names of the variables in scope
-// (space-separated) and their values. It blocks while the program is
-// stopped.
-func (s *Stepper) Stop(id int, names string, vals ...any) {
+// stop does what at decided for goroutine id.
+func (s *Stepper) stop(id int, names string, vals ...any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g := s.byID[id]
@@ -250,6 +290,7 @@ func (s *Stepper) Stop(id int, names string, vals ...any) {
 func (s *Stepper) stopLocked(g *goroutine, reason, call string) {
 	s.stopped, s.pauseReq, s.step = true, false, nil
 	s.active.Store(true)
+	s.switchLocked()
 	s.current = g.id
 	g.state = StatePaused
 	vars := s.variablesLocked(g)
@@ -336,6 +377,7 @@ func (s *Stepper) Step(kind string, id int) error {
 	}
 	s.stopped = false
 	s.active.Store(s.step != nil)
+	s.switchLocked()
 	s.epoch++
 	s.cond.Broadcast()
 	if s.opts.OnResume != nil {
@@ -354,6 +396,7 @@ func (s *Stepper) Pause() {
 	}
 	s.pauseReq = true
 	s.active.Store(true)
+	s.switchLocked()
 }
 
 // End releases every parked goroutine and stops stopping: the program has
@@ -364,6 +407,7 @@ func (s *Stepper) End() {
 	s.ended = true
 	s.active.Store(false)
 	s.bps.Store(&[]bool{})
+	s.switchLocked()
 	s.cond.Broadcast()
 }
 
@@ -484,9 +528,11 @@ func (s *Stepper) attributeLocked() {
 // panicked: the last line a hook passed in that function. yaegi places a
 // panic at its function's first statement.
 func (s *Stepper) PanicLine(line int) int {
-	if fn := s.prog.FuncOf(line); fn > 0 {
-		if l := s.last[fn].Load(); l > 0 {
-			return int(l)
+	if last := s.last.Load(); last != nil {
+		if fn := s.prog.FuncOf(line); fn > 0 && fn <= len(*last) {
+			if l := *(*last)[fn-1]; l > 0 {
+				return l
+			}
 		}
 	}
 	return line

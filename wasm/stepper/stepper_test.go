@@ -366,6 +366,66 @@ func main() {
 	se.s.End()
 }
 
+// A breakpoint set while the program runs turns its line's switch on: the
+// running loop stops there.
+func TestBreakpointSetWhileRunningStops(t *testing.T) {
+	src := `package main
+
+func main() {
+	n := 0
+	for {
+		n++
+		if n == -1 {
+			break
+		}
+	}
+}
+`
+	se := debug(t, src, Options{})
+	for deadline := time.Now().Add(10 * time.Second); se.s.PanicLine(4) == 4; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the loop never ran")
+		}
+	}
+	se.s.SetBreakpoints([]int{7})
+	s := se.next()
+	if s.Reason != ReasonBreakpoint || s.Line != 7 {
+		t.Fatalf("stop %+v; want the breakpoint on line 7", s)
+	}
+	se.s.End()
+}
+
+// The hooks' variables are the program's first: a function a package
+// variable's initializer calls already stops at a breakpoint, and a debug
+// run stops there first.
+func TestStopsInsideAPackageVariablesInitializer(t *testing.T) {
+	src := `package main
+
+import "fmt"
+
+var x = f()
+
+func f() int {
+	y := 2
+	return y
+}
+
+func main() {
+	fmt.Println(x)
+}
+`
+	for _, opts := range []Options{{Breakpoints: []int{8}}, {StopAtStart: true}} {
+		se := debug(t, src, opts)
+		if s := se.next(); s.Line != 8 {
+			t.Errorf("%+v: first stop on line %d; want 8", opts, s.Line)
+		}
+		se.step(KindContinue)
+		if out := se.end(); out != "2\n" {
+			t.Errorf("output %q", out)
+		}
+	}
+}
+
 func TestPanicLineIsTheFailingStatement(t *testing.T) {
 	src := `package main
 
