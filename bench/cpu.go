@@ -26,10 +26,25 @@ func readCPU(bridgePid int) (cpuTimes, error) {
 	if t.bridge, err = procCPU(fmt.Sprintf("/proc/%d/stat", bridgePid)); err != nil {
 		return t, err
 	}
+	threads, err := workerThreads()
+	for _, th := range threads {
+		t.worker += th.cpu
+		t.page += th.page
+	}
+	return t, err
+}
+
+// workerThread is a DedicatedWorker thread's CPU time, and that of the main
+// thread of the renderer that hosts it.
+type workerThread struct{ cpu, page time.Duration }
+
+// workerThreads reads every DedicatedWorker thread in /proc, by "pid/tid".
+func workerThreads() (map[string]workerThread, error) {
 	procs, err := os.ReadDir("/proc")
 	if err != nil {
-		return t, err
+		return nil, err
 	}
+	found := map[string]workerThread{}
 	for _, p := range procs {
 		if _, err := strconv.Atoi(p.Name()); err != nil {
 			continue
@@ -41,19 +56,18 @@ func readCPU(bridgePid int) (cpuTimes, error) {
 			if strings.TrimSpace(string(comm)) != "DedicatedWorker" {
 				continue
 			}
-			w, err := procCPU(dir + "/stat")
+			cpu, err := procCPU(dir + "/stat")
 			if err != nil {
 				continue // it ended meanwhile
 			}
 			page, _ := procCPU("/proc/" + p.Name() + "/task/" + p.Name() + "/stat")
-			t.worker += w
-			t.page += page
+			found[p.Name()+"/"+th.Name()] = workerThread{cpu, page}
 		}
 	}
-	if t.worker == 0 {
-		return t, fmt.Errorf("no DedicatedWorker thread found")
+	if len(found) == 0 {
+		return nil, fmt.Errorf("no DedicatedWorker thread found")
 	}
-	return t, nil
+	return found, nil
 }
 
 // procCPU is utime+stime from a /proc stat file.

@@ -255,11 +255,13 @@ func measure(ctx context.Context, o options) (*table, error) {
 	t.add(row{name: "call round trip (getsockname), p50 / p99", value: us(time.Duration(p50)) + " / " + us(time.Duration(p99)), target: "p50 ≤ 250 µs", met: time.Duration(p50) <= 250*time.Microsecond})
 
 	progress("the floor: a bare WebSocket round trip from a worker in the same browser")
-	f50, f99, err := webSocketFloor(ctx, p)
+	f50, f99, floorCPU, err := webSocketFloor(ctx, p)
 	if err != nil {
 		return t, err
 	}
-	t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", value: us(f50) + " / " + us(f99), note: "a worker and a Go server ping-pong 64 bytes, no engine: what a relayed call cannot beat"})
+	t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", value: us(f50) + " / " + us(f99), note: fmt.Sprintf("a worker and a Go server ping-pong 64 bytes, no engine: what a relayed call cannot beat; the worker's CPU per round trip: %s", us(floorCPU))})
+	// An echo is a read and a write in turn: two round trips at the least.
+	t.add(row{name: "  ceiling: 1-client echo at the floor", value: perSec(float64(time.Second) / float64(2*f50)), note: "two bare round trips an echo (read, then write): what the 1-client figure cannot beat"})
 	p.close()
 
 	progress("stepping overhead, natively and under js/wasm")
