@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,8 +19,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"sockstep/native/wire"
 	"sockstep/wasm/relay"
@@ -59,23 +56,7 @@ func relayedEcho(b *testing.B, pace time.Duration) {
 	defer cancel()
 	br := startBenchBridge(b)
 
-	ws, _, err := websocket.DefaultDialer.Dial("ws://"+br.addr+"/ws?token="+testToken, http.Header{"Origin": {"http://" + br.addr}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ws.Close()
-	rl := relay.New(func(frame []byte) error { return ws.WriteMessage(websocket.BinaryMessage, frame) })
-	defer rl.Close(nil)
-	go func() {
-		for {
-			_, frame, err := ws.ReadMessage()
-			if err != nil {
-				rl.Close(err)
-				return
-			}
-			rl.Deliver(frame)
-		}
-	}()
+	rl := dialRelay(b, br.addr)
 
 	srv := &learnerEcho{ctx: ctx, relay: rl}
 	port, err := srv.listen()

@@ -22,16 +22,19 @@ import (
 // engine built for the host.
 func engineOverWebSocket(t *testing.T, tb *testBridge, emit func(engine.Event)) *engine.Engine {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial("ws://127.0.0.1:"+tb.port+"/ws?token="+testToken, http.Header{"Origin": {tb.base}})
+	return engine.New(dialRelay(t, "127.0.0.1:"+tb.port).Call, emit)
+}
+
+// dialRelay opens a session at addr (host:port) as the page does, and
+// returns a relay over it, closed at the end of the test.
+func dialRelay(t testing.TB, addr string) *relay.Relay {
+	t.Helper()
+	ws, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token="+testToken, http.Header{"Origin": {"http://" + addr}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var sending sync.Mutex
-	r := relay.New(func(frame []byte) error {
-		sending.Lock()
-		defer sending.Unlock()
-		return ws.WriteMessage(websocket.BinaryMessage, frame)
-	})
+	// The relay's one sender goroutine is the only writer.
+	r := relay.New(func(frame []byte) error { return ws.WriteMessage(websocket.BinaryMessage, frame) })
 	go func() {
 		for {
 			_, frame, err := ws.ReadMessage()
@@ -43,7 +46,7 @@ func engineOverWebSocket(t *testing.T, tb *testBridge, emit func(engine.Event)) 
 		}
 	}()
 	t.Cleanup(func() { ws.Close(); r.Close(nil) })
-	return engine.New(r.Call, emit)
+	return r
 }
 
 // events collects a program's output for a test.
