@@ -95,27 +95,13 @@ func TestGatherOnlyWhileOthersWait(t *testing.T) {
 	var gathers atomic.Int32
 	b.relay = New(b.send, WithGather(func() {
 		gathers.Add(1)
-		deadline := time.Now().Add(5 * time.Second) // until both calls are queued
-		for time.Now().Before(deadline) {
-			b.relay.mu.Lock()
-			n := len(b.relay.queue)
-			b.relay.mu.Unlock()
-			if n == 2 {
-				return
-			}
-			time.Sleep(time.Millisecond)
+		if !waitQueued(b.relay, 2) {
+			t.Error("the second call was never queued")
 		}
-		t.Error("the second call was never queued")
 	}))
 	defer b.relay.Close(nil)
-	ctx := timeout(t)
 	var wg sync.WaitGroup
-	call := func(fd int) {
-		defer wg.Done()
-		if _, err := b.relay.Call(ctx, &wire.Call{Op: wire.OpClose, FD: fd}); err != nil {
-			t.Error(err)
-		}
-	}
+	call := closer(t, b.relay, &wg)
 	wg.Add(1)
 	go call(1) // held by the bridge until release
 	for deadline := time.Now().Add(5 * time.Second); b.frameCount() == 0 && time.Now().Before(deadline); {
@@ -139,6 +125,30 @@ func TestGatherOnlyWhileOthersWait(t *testing.T) {
 	}
 }
 
+// closer returns a func that closes fd through r and marks wg done.
+func closer(t *testing.T, r *Relay, wg *sync.WaitGroup) func(fd int) {
+	ctx := timeout(t)
+	return func(fd int) {
+		defer wg.Done()
+		if _, err := r.Call(ctx, &wire.Call{Op: wire.OpClose, FD: fd}); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// waitQueued waits, 5 s at most, until n calls wait in r's queue.
+func waitQueued(r *Relay, n int) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		queued := len(r.queue)
+		r.mu.Unlock()
+		if queued == n {
+			return true
+		}
+	}
+	return false
+}
+
 func (b *echoBridge) frameCount() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -156,14 +166,8 @@ func TestCallsReadyTogetherShareAFrame(t *testing.T) {
 		return err
 	})
 	defer b.relay.Close(nil)
-	ctx := timeout(t)
 	var wg sync.WaitGroup
-	call := func(fd int) {
-		defer wg.Done()
-		if _, err := b.relay.Call(ctx, &wire.Call{Op: wire.OpClose, FD: fd}); err != nil {
-			t.Error(err)
-		}
-	}
+	call := closer(t, b.relay, &wg)
 	wg.Add(1)
 	go call(1)
 	<-first
@@ -171,17 +175,7 @@ func TestCallsReadyTogetherShareAFrame(t *testing.T) {
 		wg.Add(1)
 		go call(fd)
 	}
-	// Wait until the five are queued, then let the sender go on.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		b.relay.mu.Lock()
-		n := len(b.relay.queue)
-		b.relay.mu.Unlock()
-		if n == 5 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(time.Millisecond)
-	}
+	waitQueued(b.relay, 5) // then let the sender go on
 	close(b.release)
 	wg.Wait()
 	b.mu.Lock()
