@@ -122,66 +122,25 @@ func AppendJSONString(buf []byte, s string) []byte {
 // anything else (a refusal, whitespace, escapes, an unknown or repeated
 // key), which the caller hands to encoding/json.
 func decodeResultFast(h []byte) (res *Result, ok bool) {
-	const open = `{"result":{`
-	if !bytes.HasPrefix(h, []byte(open)) || !bytes.HasSuffix(h, []byte("}}")) {
-		return nil, false
-	}
-	h = h[len(open) : len(h)-2]
 	res = &Result{}
-	var seen [4]bool
-	for first := true; len(h) > 0 || first; first = false {
-		if !first {
-			if h[0] != ',' {
-				return nil, false
-			}
-			h = h[1:]
-		}
-		key, rest, ok := plainString(h)
-		if !ok || len(rest) == 0 || rest[0] != ':' {
-			return nil, false
-		}
-		h = rest[1:]
-		var field int
+	ok = plainObject(h, `{"result":{`, func(key string, v []byte) (rest []byte, field int, ok bool) {
 		switch key {
 		case "id":
-			field = 0
-			var n uint64
-			if n, h, ok = plainUint(h); !ok {
-				return nil, false
-			}
-			res.ID = n
+			res.ID, rest, ok = plainUint(v)
+			return rest, 0, ok
 		case "ret":
-			field = 1
-			if res.Ret, h, ok = plainInt(h); !ok {
-				return nil, false
-			}
+			res.Ret, rest, ok = plainInt(v)
+			return rest, 1, ok
 		case "addr":
-			field = 2
-			var s string
-			if s, h, ok = plainString(h); !ok {
-				return nil, false
-			}
-			if s != "" {
-				ap, err := netip.ParseAddrPort(s)
-				if err != nil {
-					return nil, false
-				}
-				res.Addr = ap
-			}
+			res.Addr, rest, ok = plainAddr(v)
+			return rest, 2, ok
 		case "errno":
-			field = 3
-			if res.Errno, h, ok = plainString(h); !ok {
-				return nil, false
-			}
-		default:
-			return nil, false
+			res.Errno, rest, ok = plainString(v)
+			return rest, 3, ok
 		}
-		if seen[field] {
-			return nil, false
-		}
-		seen[field] = true
-	}
-	return res, true
+		return nil, 0, false
+	})
+	return res, ok
 }
 
 // decodeCallFast decodes the header `{"call":{…}}` that appendCallRecord
@@ -189,41 +148,19 @@ func decodeResultFast(h []byte) (res *Result, ok bool) {
 // escapes, null, an unknown or repeated key), which the caller hands to
 // encoding/json.
 func decodeCallFast(h []byte) (c *Call, ok bool) {
-	const open = `{"call":{`
-	if !bytes.HasPrefix(h, []byte(open)) || !bytes.HasSuffix(h, []byte("}}")) {
-		return nil, false
-	}
-	h = h[len(open) : len(h)-2]
 	c = &Call{}
-	var seen [16]bool
-	for first := true; len(h) > 0 || first; first = false {
-		if !first {
-			if h[0] != ',' {
-				return nil, false
-			}
-			h = h[1:]
-		}
-		key, rest, ok := plainString(h)
-		if !ok || len(rest) == 0 || rest[0] != ':' {
-			return nil, false
-		}
-		h = rest[1:]
-		var field int
+	ok = plainObject(h, `{"call":{`, func(key string, v []byte) (rest []byte, field int, ok bool) {
 		var str *string
 		var num *int
 		switch key {
 		case "id":
-			field = 0
-			if c.ID, h, ok = plainUint(h); !ok {
-				return nil, false
-			}
+			c.ID, rest, ok = plainUint(v)
+			return rest, 0, ok
 		case "op":
-			field = 1
 			var op string
-			if op, h, ok = plainString(h); !ok {
-				return nil, false
-			}
+			op, rest, ok = plainString(v)
 			c.Op = Op(op)
+			return rest, 1, ok
 		case "fd":
 			field, num = 2, &c.FD
 		case "family":
@@ -233,18 +170,8 @@ func decodeCallFast(h []byte) (c *Call, ok bool) {
 		case "proto":
 			field, num = 5, &c.Proto
 		case "addr":
-			field = 6
-			var s string
-			if s, h, ok = plainString(h); !ok {
-				return nil, false
-			}
-			if s != "" {
-				ap, err := netip.ParseAddrPort(s)
-				if err != nil {
-					return nil, false
-				}
-				c.Addr = ap
-			}
+			c.Addr, rest, ok = plainAddr(v)
+			return rest, 6, ok
 		case "level":
 			field, str = 7, &c.Level
 		case "option":
@@ -260,39 +187,69 @@ func decodeCallFast(h []byte) (c *Call, ok bool) {
 		case "service":
 			field, str = 13, &c.Name
 		case "client":
-			field = 14
-			if c.Client, h, ok = plainUint(h); !ok {
-				return nil, false
-			}
+			c.Client, rest, ok = plainUint(v)
+			return rest, 14, ok
 		case "atExit":
-			field = 15
 			switch {
-			case bytes.HasPrefix(h, []byte("true")):
-				c.AtExit, h = true, h[len("true"):]
-			case bytes.HasPrefix(h, []byte("false")):
-				c.AtExit, h = false, h[len("false"):]
-			default:
-				return nil, false
+			case bytes.HasPrefix(v, []byte("true")):
+				c.AtExit = true
+				return v[len("true"):], 15, true
+			case bytes.HasPrefix(v, []byte("false")):
+				return v[len("false"):], 15, true
 			}
+			return nil, 0, false
 		default:
-			return nil, false
+			return nil, 0, false
 		}
-		switch {
-		case str != nil:
-			if *str, h, ok = plainString(h); !ok {
-				return nil, false
-			}
-		case num != nil:
-			if *num, h, ok = plainInt(h); !ok {
-				return nil, false
-			}
+		if str != nil {
+			*str, rest, ok = plainString(v)
+		} else {
+			*num, rest, ok = plainInt(v)
 		}
-		if seen[field] {
-			return nil, false
-		}
-		seen[field] = true
+		return rest, field, ok
+	})
+	return c, ok
+}
+
+// plainObject walks the fields of h, which must be open, then `"key":value`
+// pairs separated by commas, then "}}": what the hand-written encoders
+// write, nothing else. field reads one value from v and says which field
+// (0 to 15) it was, so a repeated key is refused as encoding/json would not
+// silently take it.
+func plainObject(h []byte, open string, field func(key string, v []byte) (rest []byte, n int, ok bool)) bool {
+	if !bytes.HasPrefix(h, []byte(open)) || !bytes.HasSuffix(h, []byte("}}")) {
+		return false
 	}
-	return c, true
+	h = h[len(open) : len(h)-2]
+	var seen [16]bool
+	for first := true; len(h) > 0 || first; first = false {
+		if !first {
+			if h[0] != ',' {
+				return false
+			}
+			h = h[1:]
+		}
+		key, rest, ok := plainString(h)
+		if !ok || len(rest) == 0 || rest[0] != ':' {
+			return false
+		}
+		var n int
+		if h, n, ok = field(key, rest[1:]); !ok || seen[n] {
+			return false
+		}
+		seen[n] = true
+	}
+	return true
+}
+
+// plainAddr reads an address as a plain string: "" is the zero address.
+func plainAddr(b []byte) (netip.AddrPort, []byte, bool) {
+	s, rest, ok := plainString(b)
+	if !ok || s == "" {
+		return netip.AddrPort{}, rest, ok
+	}
+	ap, err := netip.ParseAddrPort(s)
+	return ap, rest, err == nil
 }
 
 // plainInt reads a JSON number that is an integer of at most 18 digits,
