@@ -29,6 +29,9 @@ type Relay struct {
 	wake chan struct{} // a call was queued; capacity 1
 	done chan struct{} // closed by Close
 
+	sending sync.Mutex // one frame at a time, from the sender or a lone call
+	lone    []byte     // the frame buffer of lone calls, under sending
+
 	mu      sync.Mutex
 	nextID  uint64
 	pending map[uint64]chan reply
@@ -98,11 +101,23 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	r.nextID++
 	c.ID = r.nextID
 	r.pending[c.ID] = ch
-	r.queue = append(r.queue, c)
+	// A call made while no other waits goes from here: in engine.wasm every
+	// hop to another goroutine costs a good deal (the stacks unwind and
+	// rewind), and there is nothing for it to wait for.
+	lone := len(r.pending) == 1 && len(r.queue) == 0
+	if !lone {
+		r.queue = append(r.queue, c)
+	}
 	r.mu.Unlock()
-	select {
-	case r.wake <- struct{}{}:
-	default: // the sender is already due to look at the queue
+	if lone {
+		r.sending.Lock()
+		r.lone, _ = r.sendCalls(r.lone[:0], []*wire.Call{c})
+		r.sending.Unlock()
+	} else {
+		select {
+		case r.wake <- struct{}{}:
+		default: // the sender is already due to look at the queue
+		}
 	}
 
 	select {
@@ -131,39 +146,54 @@ func (r *Relay) sender() {
 		// Only while earlier calls wait may their results be about to
 		// arrive, bringing more calls with them: a lone call goes at once.
 		r.mu.Lock()
-		others := len(r.pending) > len(r.queue)
+		queued, others := len(r.queue) > 0, len(r.pending) > len(r.queue)
 		r.mu.Unlock()
+		if !queued {
+			continue // woken again for calls an earlier frame took
+		}
 		if others {
 			r.gather()
 		}
+		r.sending.Lock() // calls made while a frame goes out join the next
 		r.mu.Lock()
 		calls := r.queue
 		r.queue = nil
 		r.mu.Unlock()
-
-		frame = frame[:0]
-		for _, c := range calls {
-			before := len(frame)
-			var err error
-			frame, err = wire.AppendRecord(frame, wire.Record{Call: c})
-			if err != nil {
-				frame = frame[:before]
-				r.finish(c.ID, reply{err: err})
-				continue
-			}
-			if before > 0 && len(frame) > wire.MaxFrame {
-				// Too big with the others: they go first, this one starts the next frame.
-				rec := append([]byte(nil), frame[before:]...)
-				if !r.flush(frame[:before]) {
-					return
-				}
-				frame = append(frame[:0], rec...)
-			}
-		}
-		if len(frame) > 0 && !r.flush(frame) {
+		var ok bool
+		frame, ok = r.sendCalls(frame[:0], calls)
+		r.sending.Unlock()
+		if !ok {
 			return
 		}
 	}
+}
+
+// sendCalls sends calls in as few frames as the size limit allows, built in
+// frame, and returns frame for reuse. ok is false when the relay closed.
+// The caller holds r.sending.
+func (r *Relay) sendCalls(frame []byte, calls []*wire.Call) (_ []byte, ok bool) {
+	for _, c := range calls {
+		before := len(frame)
+		var err error
+		frame, err = wire.AppendRecord(frame, wire.Record{Call: c})
+		if err != nil {
+			frame = frame[:before]
+			r.finish(c.ID, reply{err: err})
+			continue
+		}
+		if before > 0 && len(frame) > wire.MaxFrame {
+			// Too big with the others: they go first, this one starts the next frame.
+			rec := append([]byte(nil), frame[before:]...)
+			if !r.flush(frame[:before]) {
+				return frame, false
+			}
+			frame = append(frame[:0], rec...)
+		}
+	}
+	if len(frame) > 0 && !r.flush(frame) {
+		return frame, false
+	}
+	return frame, true
 }
 
 func (r *Relay) flush(frame []byte) bool {
