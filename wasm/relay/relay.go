@@ -101,9 +101,9 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	r.nextID++
 	c.ID = r.nextID
 	r.pending[c.ID] = ch
-	// A call made while no other waits goes from here: in engine.wasm every
-	// hop to another goroutine costs a good deal (the stacks unwind and
-	// rewind), and there is nothing for it to wait for.
+	// A call made while no other waits goes from here: it has nothing to
+	// wait for, and the hop to the sender goroutine cost a bare relay in a
+	// Chromium worker about a tenth of its CPU per call.
 	lone := len(r.pending) == 1 && len(r.queue) == 0
 	if !lone {
 		r.queue = append(r.queue, c)
