@@ -2,6 +2,7 @@ package native
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -82,6 +83,17 @@ func listener(t *testing.T, s *Session) (int, netip.AddrPort) {
 		t.Fatalf("getsockname(%d): got port 0; want the port the kernel picked", fd)
 	}
 	return fd, addr
+}
+
+// dial connects a real client to addr.
+func dial(t *testing.T, addr netip.AddrPort) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr.String(), wait)
+	if err != nil {
+		t.Fatalf("connect to %v: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // pair makes a connected pair of sockets in s: client and server side.

@@ -66,11 +66,7 @@ func TestReuseAddr(t *testing.T) {
 	ok(t, s, wire.Call{Op: wire.OpBind, FD: l, Addr: netip.MustParseAddrPort("127.0.0.1:0")})
 	ok(t, s, wire.Call{Op: wire.OpListen, FD: l, Value: 5})
 	addr := ok(t, s, wire.Call{Op: wire.OpGetsockname, FD: l}).Addr
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	conn := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l}).Ret
 	ok(t, s, wire.Call{Op: wire.OpClose, FD: conn}) // the server closes first: its side enters TIME_WAIT
 	ok(t, s, wire.Call{Op: wire.OpClose, FD: l})
@@ -90,11 +86,7 @@ func TestAcceptQueued(t *testing.T) {
 	t.Parallel()
 	s := newSession(t, DefaultPolicy())
 	l, addr := listener(t, s)
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	r := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l})
 	want := c.LocalAddr().(*net.TCPAddr).AddrPort()
 	if r.Addr != want {
@@ -112,10 +104,7 @@ func TestReadAfterPeerCloses(t *testing.T) {
 	t.Parallel()
 	s := newSession(t, DefaultPolicy())
 	l, addr := listener(t, s)
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dial(t, addr)
 	conn := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l}).Ret
 	c.Write([]byte("hello\n"))
 	c.Close()
@@ -202,11 +191,7 @@ func TestCancelOneWaiter(t *testing.T) {
 		t.Errorf("cancelled accept: got %+v; want ECANCELED", r)
 	}
 	blocked(t, "second accept", second)
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	if r := within(t, "second accept", second, wait); r.Failed() || r.Addr != c.LocalAddr().(*net.TCPAddr).AddrPort() {
 		t.Errorf("second accept: got %+v; want the client %v", r, c.LocalAddr())
 	}
@@ -222,11 +207,7 @@ func TestConcurrentAccepts(t *testing.T) {
 		results = append(results, async(t, context.Background(), s, wire.Call{Op: wire.OpAccept, FD: l}))
 	}
 	for range n {
-		c, err := net.DialTimeout("tcp", addr.String(), wait)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		dial(t, addr)
 	}
 	seen := map[int]bool{}
 	for i, done := range results {
@@ -258,11 +239,7 @@ func TestSessionsAreSeparate(t *testing.T) {
 	if got := ok(t, a, wire.Call{Op: wire.OpGetsockname, FD: 3}).Addr; got != addrA {
 		t.Errorf("session a's 3 after b closed its 3: got %v; want %v", got, addrA)
 	}
-	c, err := net.DialTimeout("tcp", addrA.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	dial(t, addrA)
 	ok(t, a, wire.Call{Op: wire.OpAccept, FD: 3})
 }
 
@@ -400,11 +377,7 @@ func TestAcceptCap(t *testing.T) {
 	s := newSession(t, Policy{MinPort: 1024, MaxPort: 65535, MaxSockets: 2})
 	l, addr := listener(t, s)
 	other := newSocket4(t, s)
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	wantRefusal(t, "accept at the cap", call(t, s, wire.Call{Op: wire.OpAccept, FD: l}), "--max-sockets")
 	ok(t, s, wire.Call{Op: wire.OpClose, FD: other})
 	r := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l})
@@ -485,11 +458,7 @@ func TestWriteWaitsForSlowReader(t *testing.T) {
 	t.Parallel()
 	s := newSession(t, DefaultPolicy())
 	l, addr := listener(t, s)
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, addr)
 	conn := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l}).Ret
 	ok(t, s, wire.Call{Op: wire.OpSetsockopt, FD: conn, Level: "SOL_SOCKET", Option: "SO_SNDBUF", Value: 4096})
 	ok(t, s, wire.Call{Op: wire.OpSetsockopt, FD: conn, Level: "IPPROTO_TCP", Option: "TCP_NODELAY", Value: 1})
@@ -647,11 +616,8 @@ func TestNoLeak(t *testing.T) {
 		client, server := pair(t, s)
 		ok(t, s, wire.Call{Op: wire.OpWrite, FD: client, Data: []byte("x")})
 		ok(t, s, wire.Call{Op: wire.OpRead, FD: server, Size: 10})
-		c, err := net.DialTimeout("tcp", addr.String(), wait)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dial(t, addr)
+		defer c.Close() // now, not at the end of the test: the leak check counts after use
 		ok(t, s, wire.Call{Op: wire.OpAccept, FD: l})
 		ok(t, s, wire.Call{Op: wire.OpClose, FD: client})
 		blockedAccept := async(t, context.Background(), s, wire.Call{Op: wire.OpAccept, FD: l})

@@ -60,17 +60,6 @@ func entry(table []wire.SocketInfo, fd int) (wire.SocketInfo, bool) {
 
 func is(p *int, want int) bool { return p != nil && *p == want }
 
-// dial connects a real client to addr.
-func dial(t *testing.T, addr netip.AddrPort) net.Conn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr.String(), wait)
-	if err != nil {
-		t.Fatalf("connect to %v: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 func TestSocketsMoments(t *testing.T) {
 	t.Parallel()
 	s := newSession(t, DefaultPolicy())
