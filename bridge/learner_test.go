@@ -33,7 +33,7 @@ func dialRelay(t testing.TB, addr string) *relay.Relay {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The relay's one sender goroutine is the only writer.
+	// The relay sends one frame at a time: it is the only writer.
 	r := relay.New(func(frame []byte) error { return ws.WriteMessage(websocket.BinaryMessage, frame) })
 	go func() {
 		for {

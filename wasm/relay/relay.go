@@ -26,17 +26,17 @@ type Relay struct {
 	onProblem func(*wire.Problem)
 	onClose   func(error)
 
-	wake chan struct{} // a call was queued; capacity 1
 	done chan struct{} // closed by Close
 
-	sending sync.Mutex // one frame at a time, from the sender or a lone call
-	lone    []byte     // the frame buffer of lone calls, under sending
+	sending sync.Mutex // one frame at a time
+	frame   []byte     // the frame being built, under sending
 
-	mu      sync.Mutex
-	nextID  uint64
-	pending map[uint64]chan reply
-	queue   []*wire.Call
-	err     error // set by Close: why every call fails
+	mu        sync.Mutex
+	nextID    uint64
+	pending   map[uint64]chan reply
+	queue     []*wire.Call
+	gathering bool  // a call waits for others to join its frame, and will send the queue
+	err       error // set by Close: why every call fails
 }
 
 type reply struct {
@@ -59,7 +59,7 @@ func WithEvents(f func(*wire.Event)) Option { return func(r *Relay) { r.onEvent 
 // frames from the bridge that could not be decoded. f must not block.
 func WithProblems(f func(*wire.Problem)) Option { return func(r *Relay) { r.onProblem = f } }
 
-// WithGather replaces how the sender lets calls gather before it sends a
+// WithGather replaces how a call lets others gather before it sends their
 // frame: by default it lets every goroutine that is ready run first. f
 // returns when the frame should go; the browser's waits for the calls that
 // the results already queued in the worker will make (see Dial).
@@ -68,21 +68,19 @@ func WithGather(f func()) Option { return func(r *Relay) { r.gather = f } }
 // WithClose calls f once, with the cause, when the relay closes.
 func WithClose(f func(error)) Option { return func(r *Relay) { r.onClose = f } }
 
-// New returns a relay that sends frames with send, from one goroutine of its
-// own, until Close. The frame is only lent to send: it is reused once send
-// returns.
+// New returns a relay that sends frames with send, one at a time, from the
+// goroutines that call, until Close. The frame is only lent to send: it is
+// reused once send returns.
 func New(send func(frame []byte) error, opts ...Option) *Relay {
 	r := &Relay{
 		send:    send,
 		gather:  runtime.Gosched,
-		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		pending: make(map[uint64]chan reply),
 	}
 	for _, o := range opts {
 		o(r)
 	}
-	go r.sender()
 	return r
 }
 
@@ -101,23 +99,21 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	r.nextID++
 	c.ID = r.nextID
 	r.pending[c.ID] = ch
-	// A call made while no other waits goes from here: it has nothing to
-	// wait for, and the hop to the sender goroutine cost a bare relay in a
-	// Chromium worker about a tenth of its CPU per call.
-	lone := len(r.pending) == 1 && len(r.queue) == 0
-	if !lone {
-		r.queue = append(r.queue, c)
-	}
+	r.queue = append(r.queue, c)
+	// A call made while others wait for their results gathers: the results
+	// about to arrive bring more calls, which join its frame. A call made
+	// while one gathers leaves in that one's frame; a call made while none
+	// waits leaves at once. The calling goroutine sends: a hop to a sender
+	// goroutine cost a bare relay in a Chromium worker about a tenth of its
+	// CPU per call.
+	sends, gathers := !r.gathering, !r.gathering && len(r.pending) > 1
+	r.gathering = r.gathering || gathers
 	r.mu.Unlock()
-	if lone {
-		r.sending.Lock()
-		r.lone, _ = r.sendCalls(r.lone[:0], []*wire.Call{c})
-		r.sending.Unlock()
-	} else {
-		select {
-		case r.wake <- struct{}{}:
-		default: // the sender is already due to look at the queue
-		}
+	if gathers {
+		r.gather()
+	}
+	if sends {
+		r.sendQueue()
 	}
 
 	select {
@@ -132,46 +128,20 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	}
 }
 
-// sender drains the queue into as few frames as the size limit allows.
-// send copies each frame (to JavaScript, or to the test's pipe), so one
-// buffer serves every frame.
-func (r *Relay) sender() {
-	var frame []byte
-	for {
-		select {
-		case <-r.done:
-			return
-		case <-r.wake:
-		}
-		// Only while earlier calls wait may their results be about to
-		// arrive, bringing more calls with them: a lone call goes at once.
-		r.mu.Lock()
-		queued, others := len(r.queue) > 0, len(r.pending) > len(r.queue)
-		r.mu.Unlock()
-		if !queued {
-			continue // woken again for calls an earlier frame took
-		}
-		if others {
-			r.gather()
-		}
-		r.sending.Lock() // calls made while a frame goes out join the next
-		r.mu.Lock()
-		calls := r.queue
-		r.queue = nil
-		r.mu.Unlock()
-		var ok bool
-		frame, ok = r.sendCalls(frame[:0], calls)
-		r.sending.Unlock()
-		if !ok {
-			return
-		}
-	}
-}
+// sendQueue sends every queued call, in as few frames as the size limit
+// allows. Calls queued while a frame goes out join the next one. When a send
+// fails the relay closes, and with it every call.
+func (r *Relay) sendQueue() {
+	r.sending.Lock()
+	defer r.sending.Unlock()
+	r.mu.Lock()
+	calls := r.queue
+	r.queue = nil
+	r.gathering = false // calls queued from now on send themselves
+	r.mu.Unlock()
 
-// sendCalls sends calls in as few frames as the size limit allows, built in
-// frame, and returns frame for reuse. ok is false when the relay closed.
-// The caller holds r.sending.
-func (r *Relay) sendCalls(frame []byte, calls []*wire.Call) (_ []byte, ok bool) {
+	frame := r.frame[:0]
+	defer func() { r.frame = frame }() // kept for the next frame
 	for _, c := range calls {
 		before := len(frame)
 		var err error
@@ -185,15 +155,14 @@ func (r *Relay) sendCalls(frame []byte, calls []*wire.Call) (_ []byte, ok bool) 
 			// Too big with the others: they go first, this one starts the next frame.
 			rec := append([]byte(nil), frame[before:]...)
 			if !r.flush(frame[:before]) {
-				return frame, false
+				return
 			}
 			frame = append(frame[:0], rec...)
 		}
 	}
-	if len(frame) > 0 && !r.flush(frame) {
-		return frame, false
+	if len(frame) > 0 {
+		r.flush(frame)
 	}
-	return frame, true
 }
 
 func (r *Relay) flush(frame []byte) bool {
@@ -250,8 +219,8 @@ func (r *Relay) problem(p *wire.Problem) {
 	}
 }
 
-// Close fails every pending and future call with cause (ErrClosed if nil) and
-// stops the sender. Only the first Close counts.
+// Close fails every pending and future call with cause (ErrClosed if nil).
+// Only the first Close counts.
 func (r *Relay) Close(cause error) {
 	if cause == nil {
 		cause = ErrClosed

@@ -175,7 +175,7 @@ func TestCallsReadyTogetherShareAFrame(t *testing.T) {
 		wg.Add(1)
 		go call(fd)
 	}
-	waitQueued(b.relay, 5) // then let the sender go on
+	waitQueued(b.relay, 5) // then let the first send return
 	close(b.release)
 	wg.Wait()
 	b.mu.Lock()
