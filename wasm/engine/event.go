@@ -23,6 +23,9 @@ const (
 	TypePaused       = "paused"        // Goroutine, Line, Reason, Text (the call), Variables, Goroutines, TraceLength
 	TypeResumed      = "resumed"       // nothing more
 	TypeSession      = "session"       // Session
+	TypeAnswer       = "answer"        // ID, Value or Error: settles the page's request ID
+	TypeProcess      = "process"       // Pid, Text (its name): a runner process started the program
+	TypeSkipped      = "skipped"       // Calls, Bytes: left out under a flood, before the events after it
 )
 
 // Diagnostic kinds.
@@ -54,6 +57,10 @@ type Event struct {
 	Goroutines  []stepper.Goroutine // paused: every goroutine
 	TraceLength int                 // paused: call events sent before the stop
 	Session     string              // session: the bridge's id of this page's session, for its HTTP API
+	Value       any                 // answer: the request's result (JSON); nil for none
+	Pid         int                 // process: the runner's process id
+	Calls       int                 // skipped: call events left out (their results too)
+	Bytes       int                 // skipped: bytes of output left out
 }
 
 // FromBridge turns an event the bridge pushed into the page's event; ok is
@@ -176,6 +183,25 @@ func (e Event) shape() any {
 		return struct {
 			Type string `json:"type"`
 		}{e.Type}
+	case TypeAnswer:
+		return struct {
+			Type  string `json:"type"`
+			ID    uint64 `json:"id"`
+			Value any    `json:"value"`
+			Error string `json:"error,omitempty"`
+		}{e.Type, e.ID, e.Value, e.Error}
+	case TypeProcess:
+		return struct {
+			Type string `json:"type"`
+			Pid  int    `json:"pid"`
+			Name string `json:"name"`
+		}{e.Type, e.Pid, e.Text}
+	case TypeSkipped:
+		return struct {
+			Type  string `json:"type"`
+			Calls int    `json:"calls"`
+			Bytes int    `json:"bytes"`
+		}{e.Type, e.Calls, e.Bytes}
 	default:
 		return struct {
 			Type    string `json:"type"`
