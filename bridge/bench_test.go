@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"sockstep/native/wire"
+	"sockstep/runner"
 	"sockstep/wasm/relay"
 )
 
@@ -376,7 +377,12 @@ func (s sessionStats) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// TestMain serves as the runner too, as the sockstep binary does: the
+// bridge under test starts this binary with the argument "runner".
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "runner" {
+		os.Exit(runner.Main())
+	}
 	if os.Getenv(benchBridgeEnv) != "" {
 		os.Exit(runBenchBridge())
 	}

@@ -5,9 +5,12 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
+	"time"
 
 	"sockstep/native"
+	"sockstep/runner"
 )
 
 // DefaultPort is where the bridge listens unless told otherwise.
@@ -20,11 +23,23 @@ type config struct {
 	maxSessions  int      // pages connected at once
 	maxPending   int      // calls one page may have waiting at once (each holds a goroutine, e.g. blocked in accept)
 	policy       native.Policy
-	token        string // the secret in the URL; random unless a test sets it
+	token        string        // the secret in the URL; random unless a test sets it
+	runner       runner.Config // how a Run starts its runner process
+	maxMemory    int64         // bytes of memory one runner's program may use
 }
+
+// runnerGrace is how long Stop waits after SIGTERM before SIGKILL: enough
+// for a program that catches SIGTERM to close its clients and its listener.
+const runnerGrace = 2 * time.Second
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	cfg := config{policy: native.DefaultPolicy()}
+	exe, err := os.Executable()
+	if err != nil {
+		return cfg, fmt.Errorf("find the sockstep binary, which also runs programs: %w", err)
+	}
+	cfg.runner = runner.Config{Command: []string{exe, "runner"}, Grace: runnerGrace, MemoryFlag: "--max-memory"}
+	maxMemoryMiB := 512
 	fs := flag.NewFlagSet("sockstep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -47,6 +62,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.policy.AllowExternal, "allow-external", false, "let learner programs bind and connect beyond loopback (other machines could then reach them)")
 	fs.IntVar(&cfg.policy.MaxSockets, "max-sockets", cfg.policy.MaxSockets, "most sockets one page's program may hold open")
 	fs.IntVar(&cfg.policy.MaxClients, "max-clients", cfg.policy.MaxClients, "most connections one page's client panel may hold open")
+	fs.IntVar(&maxMemoryMiB, "max-memory", maxMemoryMiB, "`MiB` of memory one program may use; past it the program ends with a sentence that says so")
 	fs.Func("ports", fmt.Sprintf("`range` of ports learner programs may bind and connect to (default %d-%d)", cfg.policy.MinPort, cfg.policy.MaxPort), func(s string) error {
 		var lo, hi int
 		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d-%d", &lo, &hi); err != nil || lo < 1 || hi > 65535 || lo > hi {
@@ -67,6 +83,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if cfg.maxSessions < 1 || cfg.policy.MaxSockets < 1 || cfg.maxPending < 1 || cfg.policy.MaxClients < 0 {
 		return cfg, fmt.Errorf("--max-sessions, --max-sockets and --max-pending-calls must be at least 1, --max-clients at least 0")
 	}
+	if maxMemoryMiB < 16 {
+		return cfg, fmt.Errorf("--max-memory must be at least 16 (MiB): the interpreter needs that much")
+	}
+	cfg.maxMemory = int64(maxMemoryMiB) << 20
 	if cfg.policy.CallsPerSecond < 0 || cfg.policy.CallBurst < 1 {
 		return cfg, fmt.Errorf("--max-calls-per-second must be 0 (no limit) or more, and --call-burst at least 1")
 	}

@@ -130,7 +130,7 @@ func (b *bridge) check(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	steps, passed := l.Check(ctx, lessons.Target{Addr: l.Addr(), Trace: s.native.Trace})
+	steps, passed := l.Check(ctx, lessons.Target{Addr: l.Addr(), Trace: s.trace})
 	for step := range steps {
 		enc.Encode(step)
 		if flusher != nil {

@@ -5,6 +5,9 @@
 //
 //	sockstep [flags]                      serve the playground
 //	sockstep check LESSON [--addr H:P]    check a natively run program against a lesson
+//
+// The bridge also starts itself as `sockstep runner`, a process per Run that
+// interprets the learner's program beside the kernel (package runner).
 package main
 
 import (
@@ -17,9 +20,14 @@ import (
 	"os/signal"
 	"runtime"
 	"syscall"
+
+	"sockstep/runner"
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "runner" {
+		os.Exit(runner.Main()) // a program's own process: all the threads it wants
+	}
 	// One thread runs the bridge's goroutines unless GOMAXPROCS says
 	// otherwise. The bridge mostly waits on sockets and does little work per
 	// call; on one thread the answers to a page's frame of calls are ready

@@ -138,8 +138,8 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.refuse(w, r, http.StatusForbidden, "missing or wrong token: open the URL that sockstep printed when it started")
 		return
 	}
-	if r.URL.Path == "/ws" {
-		b.serveWebSocket(w, r)
+	if r.URL.Path == "/ws" || r.URL.Path == "/engine" {
+		b.serveWebSocket(w, r, r.URL.Path == "/engine")
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/api/") {

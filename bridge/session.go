@@ -17,6 +17,8 @@ import (
 
 	"sockstep/native"
 	"sockstep/native/wire"
+	"sockstep/runner"
+	"sockstep/wasm/engine"
 )
 
 const (
@@ -65,6 +67,18 @@ type session struct {
 	// (native.ChangesLeftovers) was made since they were last read.
 	leftoversDue atomic.Bool
 
+	// An engine session (/engine) runs the page's programs in runner
+	// processes (engine.go) and speaks JSON events; a relay session (/ws)
+	// performs the calls of the program in the page's worker.
+	engineMode bool
+	events     chan []byte // engine mode: JSON arrays of events for the write pump
+	runMu      sync.Mutex  // one Run starts at a time
+	runs       sync.WaitGroup
+	procMu     sync.Mutex
+	proc       *runner.Process   // the runner that runs now
+	lastProc   *runner.Process   // the last one started: a check reads its trace after it ended
+	procOwn    []wire.SocketInfo // proc's own sockets, as it last said
+
 	// Frame counts, logged when the session ends: they show how well calls
 	// and results are batched (make bench reads them). Each is written by
 	// one pump only and read after both have stopped.
@@ -72,8 +86,9 @@ type session struct {
 }
 
 // serveWebSocket upgrades an authorised request (Host and token were checked
-// by ServeHTTP; the upgrader checks Origin) into a session.
-func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+// by ServeHTTP; the upgrader checks Origin) into a session: an engine
+// session for /engine, a relay session for /ws.
+func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMode bool) {
 	if !b.originAllowed(r) {
 		origin := r.Header.Get("Origin")
 		switch origin {
@@ -119,6 +134,9 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		started: time.Now(),
 		changed: make(chan struct{}, 1),
 		tables:  make(chan *wire.Event, 1),
+
+		engineMode: engineMode,
+		events:     make(chan []byte, resultBacklog),
 	}
 	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
@@ -163,10 +181,14 @@ func (b *bridge) closeSessions() {
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
-	s.out <- wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}}
+	s.send(wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}})
 	pumped := make(chan struct{})
 	go func() {
-		s.writePump()
+		if s.engineMode {
+			s.writeEngine()
+		} else {
+			s.writePump()
+		}
 		close(pumped)
 	}()
 	watched := make(chan struct{})
@@ -177,6 +199,7 @@ func (s *session) run(b *bridge) {
 	s.touchLeftovers() // the previous run's leftovers, if any
 	s.readPump(b)
 	s.cancel()
+	s.endProgram()
 	s.native.Close()
 	s.calls.Wait()
 	<-pumped
@@ -225,7 +248,10 @@ func (s *session) watchSockets() {
 		case <-poll:
 			polled = true
 		}
-		table := s.native.OwnSockets()
+		s.procMu.Lock()
+		table := append([]wire.SocketInfo(nil), s.procOwn...) // the program's, when a runner runs it
+		s.procMu.Unlock()
+		table = append(table, s.native.OwnSockets()...)
 		if s.leftoversDue.Swap(false) || polled || time.Since(leftAt) >= socketsPoll {
 			left, leftErr = s.native.Leftovers()
 			leftAt = time.Now()
@@ -288,6 +314,16 @@ func (s *session) readPump(b *bridge) {
 			return
 		}
 		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // any frame shows the page is alive
+		if s.engineMode {
+			if kind != websocket.TextMessage {
+				s.problem(b, 0, "expected a text frame holding one request, got a binary message")
+				continue
+			}
+			s.framesIn++
+			s.callsIn++
+			s.request(b, frame)
+			continue
+		}
 		if kind != websocket.BinaryMessage {
 			s.problem(b, 0, "expected a binary frame of call records, got a text message")
 			continue
@@ -392,7 +428,20 @@ func (s *session) problem(b *bridge, id uint64, message string) {
 }
 
 // send queues a record for the write pump, unless the session is ending.
+// An engine session's page reads events: a record becomes one, if the page
+// is told of it.
 func (s *session) send(rec wire.Record) {
+	if s.engineMode {
+		switch {
+		case rec.Event != nil:
+			if ev, ok := engine.FromBridge(rec.Event); ok {
+				s.pushEvent(ev)
+			}
+		case rec.Problem != nil:
+			s.answer(rec.Problem.ID, nil, rec.Problem)
+		}
+		return
+	}
 	select {
 	case s.out <- rec:
 	case <-s.ctx.Done():

@@ -1,0 +1,197 @@
+package runner
+
+import (
+	"sync"
+	"time"
+
+	"sockstep/wasm/engine"
+)
+
+// Bounds on the events waiting for the page. A server making tens of
+// thousands of calls a second would otherwise hand the page more than it
+// can draw, and the queue between them would grow without end; past these
+// the oldest calls (with their results) and output are left out, and a
+// skipped event says how many, so the page shows the newest ones.
+const (
+	batchWindow  = 16 * time.Millisecond // longest a call, result or output event waits for company
+	maxCalls     = 256                   // call events waiting at once
+	maxOutput    = 64 << 10              // bytes of output waiting at once
+	urgentWait   = time.Second           // how long a stop, diagnostic or answer waits to be written
+	writeBufSize = 64 << 10
+)
+
+// sink gathers the engine's events and writes them to the bridge from one
+// goroutine, as JSON arrays, one line each. The program never waits for
+// the page: add returns at once, except for an event that must not be lost
+// if the process dies right after (a diagnostic: a panic in a goroutine
+// ends the process), which waits until it is written, within urgentWait.
+type sink struct {
+	write func([]byte) error
+
+	mu      sync.Mutex
+	pending []engine.Event
+	calls   int             // call events in pending
+	output  int             // bytes of output in pending
+	dropped map[uint64]bool // calls left out whose result is still to come: it is left out too
+	skipped engine.Event    // what was left out since the last write
+	queued  uint64          // events added
+	written uint64          // events written (or given up on)
+	wake    chan struct{}
+	done    *sync.Cond // signalled after each write
+}
+
+func newSink(write func([]byte) error) *sink {
+	s := &sink{write: write, dropped: map[uint64]bool{}, wake: make(chan struct{}, 1), skipped: engine.Event{Type: engine.TypeSkipped}}
+	s.done = sync.NewCond(&s.mu)
+	go s.writer()
+	return s
+}
+
+func routine(e engine.Event) bool {
+	return e.Type == engine.TypeCall || e.Type == engine.TypeResult || e.Type == engine.TypeOutput
+}
+
+// add queues e for the page.
+func (s *sink) add(e engine.Event) {
+	s.mu.Lock()
+	if e.Type == engine.TypeResult && s.dropped[e.ID] {
+		delete(s.dropped, e.ID)
+		s.mu.Unlock()
+		return
+	}
+	s.pending = append(s.pending, e)
+	s.queued++
+	switch e.Type {
+	case engine.TypeCall:
+		s.calls++
+	case engine.TypeOutput:
+		s.output += len(e.Text)
+	}
+	if s.calls > maxCalls || s.output > maxOutput {
+		s.trimLocked()
+	}
+	seq := s.queued
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	if e.Type == engine.TypeDiagnostic || e.Type == engine.TypePaused {
+		s.waitWritten(seq)
+	}
+}
+
+// trimLocked leaves out the older half of the waiting calls (and their
+// results) or output, whichever is over its bound.
+func (s *sink) trimLocked() {
+	dropCalls := 0
+	if s.calls > maxCalls {
+		dropCalls = s.calls - maxCalls/2
+	}
+	dropOutput := 0
+	if s.output > maxOutput {
+		dropOutput = s.output - maxOutput/2
+	}
+	kept := s.pending[:0]
+	for _, e := range s.pending {
+		switch {
+		case e.Type == engine.TypeCall && dropCalls > 0:
+			dropCalls--
+			s.calls--
+			s.skipped.Calls++
+			s.dropped[e.ID] = true
+			continue
+		case e.Type == engine.TypeResult && s.dropped[e.ID]:
+			delete(s.dropped, e.ID)
+			continue
+		case e.Type == engine.TypeOutput && dropOutput > 0:
+			dropOutput -= len(e.Text)
+			s.output -= len(e.Text)
+			s.skipped.Bytes += len(e.Text)
+			continue
+		}
+		kept = append(kept, e)
+	}
+	clear(s.pending[len(kept):])
+	s.pending = kept
+}
+
+// waitWritten waits until event seq was written, or urgentWait passed.
+func (s *sink) waitWritten(seq uint64) {
+	timer := time.AfterFunc(urgentWait, func() {
+		s.mu.Lock()
+		s.written = max(s.written, seq)
+		s.done.Broadcast()
+		s.mu.Unlock()
+	})
+	defer timer.Stop()
+	s.mu.Lock()
+	for s.written < seq {
+		s.done.Wait()
+	}
+	s.mu.Unlock()
+}
+
+// flush waits until everything added so far is written.
+func (s *sink) flush() {
+	s.mu.Lock()
+	seq := s.queued
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+	s.waitWritten(seq)
+}
+
+// writer writes what waits, at most once per batchWindow while only
+// routine events wait, at once otherwise.
+func (s *sink) writer() {
+	var last time.Time
+	var buf []byte
+	var batch []engine.Event
+	for range s.wake {
+		s.mu.Lock()
+		urgent := false
+		for _, e := range s.pending {
+			if !routine(e) {
+				urgent = true
+				break
+			}
+		}
+		s.mu.Unlock()
+		if wait := batchWindow - time.Since(last); !urgent && wait > 0 {
+			time.Sleep(wait)
+		}
+		s.mu.Lock()
+		batch, s.pending = s.pending, batch[:0]
+		skipped := s.skipped
+		s.skipped.Calls, s.skipped.Bytes = 0, 0
+		s.calls, s.output = 0, 0
+		seq := s.queued
+		s.mu.Unlock()
+
+		buf = append(buf[:0], '[')
+		if skipped.Calls > 0 || skipped.Bytes > 0 {
+			buf = append(skipped.AppendJSON(buf), ',')
+		}
+		for _, e := range batch {
+			buf = append(e.AppendJSON(buf), ',')
+		}
+		if len(buf) > 1 {
+			buf[len(buf)-1] = ']'
+			buf = append(buf, '\n')
+			s.write(buf)
+		}
+		clear(batch)
+		last = time.Now()
+
+		s.mu.Lock()
+		s.written = max(s.written, seq)
+		s.done.Broadcast()
+		s.mu.Unlock()
+		if cap(buf) > 4*writeBufSize {
+			buf = nil // a burst's buffer is not kept
+		}
+	}
+}
