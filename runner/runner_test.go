@@ -224,3 +224,59 @@ func TestControlSteersTheProgram(t *testing.T) {
 		t.Errorf("output %q", out)
 	}
 }
+
+func TestProgramCatchesSIGTERM(t *testing.T) {
+	r := startRunner(t, `package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
+	fmt.Println("ready")
+	fmt.Println("got", <-stop)
+}
+`, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.output(), "ready") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.p.Stop()
+	if got := r.status(); got != "" {
+		t.Errorf("status %q; want a normal end", got)
+	}
+	if out := r.output(); out != "ready\ngot terminated\n" {
+		t.Errorf("output %q", out)
+	}
+}
+
+func TestProgramIgnoringSIGTERMIsKilled(t *testing.T) {
+	r := startRunner(t, `package main
+
+import (
+	"fmt"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	signal.Ignore(syscall.SIGTERM)
+	fmt.Println("ready")
+	for {
+	}
+}
+`, nil)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(r.output(), "ready") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.p.Stop()
+	if got := r.status(); !strings.HasPrefix(got, "killed after Stop") {
+		t.Errorf("status %q; want killed after Stop", got)
+	}
+}

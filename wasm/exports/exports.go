@@ -6,7 +6,8 @@
 package exports
 
 //go:generate go run github.com/traefik/yaegi/cmd/yaegi extract fmt strings bytes strconv errors time unicode unicode/utf8 bufio io sync sort
-//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^(Args|Exit|Getenv|LookupEnv|Environ|Stdout|Stderr)\b os
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract -include ^(Args|Exit|Getenv|LookupEnv|Environ|Stdout|Stderr|Signal|Interrupt|Kill)\b os
+//go:generate go run github.com/traefik/yaegi/cmd/yaegi extract os/signal
 
 import (
 	"fmt"
@@ -23,14 +24,16 @@ var Symbols = map[string]map[string]reflect.Value{}
 // go:generate lines above and the regeneration test list the same ones.
 var StandardPackages = []string{
 	"fmt", "strings", "bytes", "strconv", "errors", "time", "unicode",
-	"unicode/utf8", "bufio", "io", "sync", "sort", "os",
+	"unicode/utf8", "bufio", "io", "sync", "sort", "os", "os/signal",
 }
 
 // osExit stands in for os.Exit, which must never end the whole worker; the
 // engine replaces it for each run. Of package os, only the parts a server
 // needs are exported: Exit (end on request), Args, the environment (which
-// yaegi virtualizes per interpreter), and Stdout and Stderr (which the engine
-// points at its output). Files, processes and signals stay out.
+// yaegi virtualizes per interpreter; a runner's is empty), Stdout and Stderr
+// (which the engine points at its output), and Signal with os/signal, so a
+// server can catch SIGTERM and shut down gracefully (in a runner, Stop sends
+// it one; in the page, no signal ever comes). Files and processes stay out.
 func osExit(code int) { panic(fmt.Sprintf("os.Exit(%d)", code)) }
 
 // Standard returns the generated standard packages, with yaegi's map of the

@@ -17,8 +17,33 @@ func init() {
 		"Environ":   reflect.ValueOf(os.Environ),
 		"Exit":      reflect.ValueOf(osExit),
 		"Getenv":    reflect.ValueOf(os.Getenv),
+		"Interrupt": reflect.ValueOf(&os.Interrupt).Elem(),
+		"Kill":      reflect.ValueOf(&os.Kill).Elem(),
 		"LookupEnv": reflect.ValueOf(os.LookupEnv),
 		"Stderr":    reflect.ValueOf(&os.Stderr).Elem(),
 		"Stdout":    reflect.ValueOf(&os.Stdout).Elem(),
+
+		// type definitions
+		"Signal": reflect.ValueOf((*os.Signal)(nil)),
+
+		// interface wrapper definitions
+		"_Signal": reflect.ValueOf((*_os_Signal)(nil)),
 	}
+}
+
+// _os_Signal is an interface wrapper for Signal type
+type _os_Signal struct {
+	IValue  interface{}
+	WSignal func()
+	WString func() string
+}
+
+func (W _os_Signal) Signal() {
+	W.WSignal()
+}
+func (W _os_Signal) String() string {
+	if W.WString == nil {
+		return ""
+	}
+	return W.WString()
 }

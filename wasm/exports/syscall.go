@@ -47,6 +47,12 @@ func Syscall(call Caller) interp.Exports {
 		}
 	}
 	m["SOMAXCONN"] = reflect.ValueOf(constant.MakeInt64(somaxconn))
+	// The signals a server is asked to end with (os/signal); typed, as in
+	// Go's syscall, so they are os.Signal values.
+	m["Signal"] = reflect.ValueOf((*syscall.Signal)(nil))
+	for name, sig := range map[string]syscall.Signal{"SIGINT": syscall.SIGINT, "SIGTERM": syscall.SIGTERM, "SIGQUIT": syscall.SIGQUIT, "SIGKILL": syscall.SIGKILL} {
+		m[name] = reflect.ValueOf(sig)
+	}
 	for name, f := range map[string]any{
 		"Socket":        s.Socket,
 		"SetsockoptInt": s.SetsockoptInt,
