@@ -245,3 +245,55 @@ func TestSIGKILLedBridgeLeavesNoRunner(t *testing.T) {
 	}
 	waitGone(t, pid, time.Second)
 }
+
+// untilExit waits for the program's exit event and returns what it printed
+// and how it ended.
+func (c *engineClient) untilExit() (output, status string) {
+	c.t.Helper()
+	exit := c.event("exit", nil)
+	var b strings.Builder
+	for _, e := range c.seen {
+		if e["type"] == "output" {
+			b.WriteString(e["text"].(string))
+		}
+	}
+	c.seen = c.seen[:0]
+	return b.String(), exit["error"].(string)
+}
+
+// TestHostileProgramInARunner runs hostile (learner_test.go) in a runner:
+// the numbers it tries name none of the runner's real descriptors (its
+// control socket included), and another page's program keeps listening.
+// Imports that would reach files or processes do not compile.
+func TestHostileProgramInARunner(t *testing.T) {
+	tb := newTestBridge(t, nil)
+	other := dialEngine(t, tb)
+	port := testnet.FreePort(t)
+	other.run(echoSource(t, port))
+	other.event("sockets", func(e map[string]any) bool { return strings.Contains(fmt.Sprint(e["sockets"]), "listening:true") })
+
+	c := dialEngine(t, tb)
+	c.run(hostile)
+	out, status := c.untilExit()
+	if status != "" {
+		t.Fatalf("the program ended with %q:\n%s", status, out)
+	}
+	if !strings.Contains(out, "on 0…1023: 0 closed, 0 read, 0 written") {
+		t.Errorf("a learner's program reached a descriptor it did not open:\n%s", out)
+	}
+	if !strings.Contains(out, "socket 65: refused by the bridge's policy (max-sockets)") || !strings.Contains(out, "opened 64 sockets") {
+		t.Errorf("sockets until refused: want the 65th refused by max-sockets:\n%s", out)
+	}
+	checkListens(t, "127.0.0.1:"+strconv.Itoa(port))
+
+	for _, imp := range []string{"os/exec", "io/ioutil", "unsafe", "reflect", "net/http", "path/filepath"} {
+		c.run("package main\n\nimport _ \"" + imp + "\"\n\nfunc main() {}\n")
+		if _, status := c.untilExit(); !strings.Contains(status, "not available here") {
+			t.Errorf("import %s: %q; want a compile error saying it is not available", imp, status)
+		}
+	}
+	c.run("package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n)\n\nfunc main() { _, err := os.ReadFile(\"/etc/passwd\"); fmt.Println(err) }\n")
+	if _, status := c.untilExit(); !strings.Contains(status, "did not compile") {
+		t.Errorf("os.ReadFile: %q; want a compile error", status)
+	}
+}
