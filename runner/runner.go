@@ -39,7 +39,7 @@ type Program struct {
 
 // toRunner is one line the bridge writes to a runner: exactly one field set.
 type toRunner struct {
-	Start   *Program          `json:"start,omitempty"`
+	Start   *Program        `json:"start,omitempty"`
 	Request *engine.Request `json:"request,omitempty"` // step, pause, setBreakpoints: answered by an answer event
 	Trace   bool            `json:"trace,omitempty"`   // send the session's trace now
 }

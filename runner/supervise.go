@@ -35,8 +35,8 @@ type Config struct {
 // runner's reading goroutine, in order; Events may block, which holds
 // the runner back (it then leaves out what the page cannot take).
 type Handlers struct {
-	Events func(json []byte) // a JSON array of engine events for the page
-	Own    func(*Own)        // the program's own sockets
+	Events func(json []byte)               // a JSON array of engine events for the page
+	Own    func(*Own)                      // the program's own sockets
 	Exit   func(p *Process, status string) // the process has exited; status is how the program ended
 }
 
