@@ -121,10 +121,23 @@ func (r *Relay) Call(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 		replies.Put(ch) // drained, and no one else holds it
 		return rep.res, rep.err
 	case <-ctx.Done():
-		r.mu.Lock()
-		delete(r.pending, c.ID)
-		r.mu.Unlock()
+		r.abandon(c)
 		return nil, ctx.Err() // ch may yet get a reply: not recycled
+	}
+}
+
+// abandon forgets a call whose caller stopped waiting: it leaves the queue
+// if it has not been sent (c belongs to its caller again once Call
+// returns), and an answer to it, if it was sent, is dropped (Deliver).
+func (r *Relay) abandon(c *wire.Call) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.pending, c.ID)
+	for i, q := range r.queue {
+		if q == c {
+			r.queue = append(r.queue[:i], r.queue[i+1:]...)
+			break
+		}
 	}
 }
 
@@ -193,11 +206,11 @@ func (r *Relay) Deliver(frame []byte) {
 	for _, rec := range records {
 		switch {
 		case rec.Result != nil:
-			if !r.finish(rec.Result.ID, reply{res: rec.Result}) {
-				r.problem(&wire.Problem{ID: rec.Result.ID, Message: fmt.Sprintf("result for call %d, which no one waits for", rec.Result.ID)})
+			if !r.finish(rec.Result.ID, reply{res: rec.Result}) && !r.issued(rec.Result.ID) {
+				r.problem(&wire.Problem{ID: rec.Result.ID, Message: fmt.Sprintf("result for call %d, which was never made", rec.Result.ID)})
 			}
 		case rec.Problem != nil:
-			if rec.Problem.ID == 0 || !r.finish(rec.Problem.ID, reply{err: rec.Problem}) {
+			if rec.Problem.ID == 0 || !r.finish(rec.Problem.ID, reply{err: rec.Problem}) && !r.issued(rec.Problem.ID) {
 				r.problem(rec.Problem)
 			}
 		case rec.Event != nil:
@@ -211,6 +224,14 @@ func (r *Relay) Deliver(frame []byte) {
 	if err != nil {
 		r.problem(&wire.Problem{Message: "undecodable frame from the bridge: " + err.Error()})
 	}
+}
+
+// issued reports whether id was given to a call: an answer to one that no
+// one waits for any more (its caller gave up) is dropped without a word.
+func (r *Relay) issued(id uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return id != 0 && id <= r.nextID
 }
 
 func (r *Relay) problem(p *wire.Problem) {

@@ -305,3 +305,74 @@ func TestCancelledCallReturns(t *testing.T) {
 		t.Errorf("got %v; want context.Canceled", err)
 	}
 }
+
+// TestAbandonedCallIsNotSent: a call whose caller gave up while another
+// gathered its frame leaves the queue, and a late answer to a call that was
+// sent and then abandoned is dropped without a word.
+func TestAbandonedCallIsNotSent(t *testing.T) {
+	gate := make(chan struct{})
+	var problems []string
+	var mu sync.Mutex
+	var sent []wire.Op
+	r := New(func(frame []byte) error {
+		recs, err := wire.DecodeFrame(frame)
+		if err != nil {
+			t.Error(err)
+		}
+		mu.Lock()
+		for _, rec := range recs {
+			sent = append(sent, rec.Call.Op)
+		}
+		mu.Unlock()
+		return nil
+	}, WithGather(func() { <-gate }), WithProblems(func(p *wire.Problem) { problems = append(problems, p.Message) }))
+	defer r.Close(nil)
+
+	waitPending := func(n int) {
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			r.mu.Lock()
+			got := len(r.pending)
+			r.mu.Unlock()
+			if got == n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d calls pending; want %d", got, n)
+			}
+		}
+	}
+	go r.Call(timeout(t), &wire.Call{Op: wire.OpAccept, FD: 3}) // sent at once: none waited
+	waitPending(1)
+	go r.Call(timeout(t), &wire.Call{Op: wire.OpRead, FD: 4}) // gathers, held at the gate
+	waitPending(2)
+	ctx, cancel := context.WithCancel(context.Background())
+	abandoned := &wire.Call{Op: wire.OpWrite, FD: 5}
+	errc := make(chan error, 1)
+	go func() { _, err := r.Call(ctx, abandoned); errc <- err }() // rides in the gathered frame
+	waitPending(3)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("abandoned call: %v", err)
+	}
+	close(gate)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := len(sent)
+		mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // room for a wrongly sent third
+	mu.Lock()
+	if fmt.Sprint(sent) != "[accept read]" {
+		t.Errorf("sent %v; want [accept read], without the abandoned write", sent)
+	}
+	mu.Unlock()
+
+	f, _ := wire.EncodeFrame(wire.Record{Result: &wire.Result{ID: abandoned.ID}})
+	r.Deliver(f)
+	if len(problems) != 0 {
+		t.Errorf("an answer to an abandoned call was reported: %q", problems)
+	}
+}
