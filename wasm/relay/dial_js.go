@@ -12,7 +12,7 @@ import (
 // Dial opens a browser WebSocket to url and returns a relay over it once the
 // socket is open. When the socket closes or fails, the relay closes with an
 // error that says the bridge went away.
-func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error) {
+func Dial(ctx context.Context, url string, opts ...Option) (_ *Relay, err error) {
 	defer catch(&err)
 	// Looked up once: every frame needs them.
 	uint8Array := js.Global().Get("Uint8Array")
@@ -76,7 +76,9 @@ func Dial(ctx context.Context, url string, opts ...Option) (r *Relay, err error)
 		case <-done:
 		}
 	}
-	r = New(send, append(opts, WithGather(gather))...)
+	// Not the named result: a failed Dial returns nil, and the socket's
+	// close handler, which runs later, still closes this relay.
+	r := New(send, append(opts, WithGather(gather))...)
 	go func() {
 		<-r.Done()
 		close(done)
