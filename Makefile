@@ -18,10 +18,12 @@ build: bin/sockstep
 run: build
 	./bin/sockstep --port $(PORT)
 
-## test: static checks, the cross-build for macOS, and every test (a real kernel, a real browser)
+## test: static checks (gofmt, vet, the page's types), the cross-build for macOS, and every test
+## (a real kernel, a real browser)
 test: build
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 	$(GO) vet ./...
+	cd site && npx tsc --noEmit -p . && npx tsc --noEmit -p tsconfig.worker.json
 	GOOS=darwin $(GO) build ./...
 	$(GO) test -count=1 ./...
 	$(MAKE) fuzz

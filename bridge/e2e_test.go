@@ -165,10 +165,33 @@ func checkEcho(t *testing.T, addr string, lines ...string) {
 	}
 }
 
+// runners are the page's choices of where the program runs: a runner
+// process on the host (the default), and engine.wasm in the page. The core
+// path (run, trace, step, a lesson check) is tested with each.
+var runners = []string{"host", "page"}
+
+// chooseRunner picks where programs run, with the page's own select, and
+// waits until the page is ready with it.
+func chooseRunner(t *testing.T, ctx context.Context, runner string) {
+	t.Helper()
+	waitStatus(t, ctx, "ready")
+	evalJS := fmt.Sprintf(`(() => { const s = document.querySelector('%s'); if (s.value !== %q) { s.value = %q; s.dispatchEvent(new Event("change", {bubbles: true})); } return s.value })()`, testID("runner"), runner, runner)
+	if got, err := chromedp.Run(ctx, chromedp.Evaluate[string](evalJS)); err != nil || got != runner {
+		t.Fatalf("choose the %s runner: %q, %v", runner, got, err)
+	}
+	waitStatus(t, ctx, "ready")
+}
+
 func TestBrowserRunsEchoServer(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) { testRunsEchoServer(t, runner) })
+	}
+}
+
+func testRunsEchoServer(t *testing.T, runner string) {
 	tb := newTestBridge(t, nil)
 	ctx := browserPage(t, tb)
-	waitStatus(t, ctx, "ready")
+	chooseRunner(t, ctx, runner)
 	waitEditorOpened(t, ctx)
 
 	// The token has left the address bar, and page script cannot read the
@@ -358,9 +381,16 @@ func TestBrowserClientsAndSockets(t *testing.T) {
 	if text := pageText(t, ctx, testID("trace")); strings.Contains(text, "client") {
 		t.Errorf("the trace shows the client panel's operations:\n%s", text)
 	}
+	// Stop ends the program's process: the kernel closes its side of client
+	// 2's connection. The client panel's clients are the page's session's,
+	// not the program's: client 2 stays, told that the server closed.
 	click(t, ctx, "stop")
 	waitStatus(t, ctx, "stopped")
-	waitFor(t, ctx, "client 2 ended with the session", fmt.Sprintf(`document.querySelector('%s').dataset.state === "closed"`, client(2)))
+	waitFor(t, ctx, "client 2 told the server closed", fmt.Sprintf(`document.querySelector('%s').dataset.state === "eof"`, client(2)))
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(client(2)+" "+testID("client-close")))); err != nil {
+		t.Fatalf("close client 2: %v", err)
+	}
+	waitFor(t, ctx, "client 2 closed", fmt.Sprintf(`document.querySelector('%s').dataset.state === "closed"`, client(2)))
 }
 
 func pageText(t *testing.T, ctx context.Context, selector string) string {

@@ -88,6 +88,12 @@ func waitSource(t *testing.T, ctx context.Context, what, want string) {
 // load the reference solution, check it with the bridge's checker, reload
 // and find code and pass kept, export the workspace, reset, import it back.
 func TestBrowserLessonWorkspace(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) { testLessonWorkspace(t, runner) })
+	}
+}
+
+func testLessonWorkspace(t *testing.T, runner string) {
 	tb := newTestBridge(t, nil)
 	var lessons []apiLesson
 	getJSON(t, tb, "/api/lessons", &lessons)
@@ -121,7 +127,7 @@ func TestBrowserLessonWorkspace(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("allow downloads: %v", err)
 	}
-	waitStatus(t, ctx, "ready")
+	chooseRunner(t, ctx, runner)
 
 	entry := fmt.Sprintf(`%s [data-lesson=%q]`, testID("lessons"), lesson.ID)
 	waitFor(t, ctx, "the lesson list", fmt.Sprintf(`document.querySelectorAll('%s [data-lesson]').length === %d && document.querySelector('%s')?.dataset.passed === "false"`,

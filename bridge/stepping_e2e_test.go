@@ -36,9 +36,15 @@ func evalString(t *testing.T, ctx context.Context, expr string) string {
 }
 
 func TestBrowserStepsThroughAccept(t *testing.T) {
+	for _, runner := range runners {
+		t.Run(runner, func(t *testing.T) { testStepsThroughAccept(t, runner) })
+	}
+}
+
+func testStepsThroughAccept(t *testing.T, runner string) {
 	tb := newTestBridge(t, nil)
 	ctx := browserPage(t, tb)
-	waitStatus(t, ctx, "ready")
+	chooseRunner(t, ctx, runner)
 	waitFor(t, ctx, "the echo server in the editor", `window.sockstep.view.state.doc.toString().includes("syscall.Accept(fd)")`)
 
 	port := testnet.FreePort(t)

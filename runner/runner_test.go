@@ -100,9 +100,9 @@ func TestProgramEndsAsAProcess(t *testing.T) {
 		{"returns", `fmt.Println("hi")`, ""},
 		{"exits", `fmt.Println("hi"); os.Exit(3)`, "exit status 3"},
 		{"panics", `fmt.Println("hi"); panic("boom")`, "panic: boom"},
-		{"panics in a goroutine", `fmt.Println("hi"); go func() { panic("boom") }(); time.Sleep(5 * time.Second)`, "panic: boom (in a goroutine"},
-		{"recurses", `fmt.Println("hi"); var f func(int) int; f = func(n int) int { return f(n+1) + 1 }; f(0)`, "recursed too deeply"},
-		{"allocates 4 GB", `fmt.Println("hi"); b := make([]byte, 4<<30); b[1<<30] = 1; fmt.Println(len(b))`, "more memory than a run may (256 MiB; start the bridge with --max-memory"},
+		{"panics in a goroutine", `fmt.Println("hi"); go func() { panic("boom") }(); time.Sleep(5 * time.Second)`, "your program panicked in a goroutine: boom."},
+		{"recurses", `fmt.Println("hi"); var f func(int) int; f = func(n int) int { return f(n+1) + 1 }; f(0)`, "your program recursed too deeply"},
+		{"allocates 4 GB", `fmt.Println("hi"); b := make([]byte, 4<<30); b[1<<30] = 1; fmt.Println(len(b))`, "all the memory a run may have (256 MiB; start the bridge with --max-memory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := startRunner(t, "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n\nvar _ = os.Exit\nvar _ = time.Sleep\n\nfunc main() {\n\t"+tc.body+"\n}\n", nil)

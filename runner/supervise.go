@@ -284,12 +284,13 @@ func (p *Process) describe(waitErr error) string {
 		return "terminated by SIGTERM"
 	case ws.Signaled():
 		return "terminated by " + signalName(ws.Signal())
+	// The same sentences as the page's runner says (site/src/worker.js).
 	case strings.Contains(crash, "out of memory"):
-		return fmt.Sprintf("the program used more memory than a run may (%d MiB; start the bridge with %s to change it)", p.start.MaxMemory>>20, p.cfg.MemoryFlag)
+		return fmt.Sprintf("your program used all the memory a run may have (%d MiB; start the bridge with %s to change it)", p.start.MaxMemory>>20, p.cfg.MemoryFlag)
 	case strings.Contains(crash, "stack overflow") || strings.Contains(crash, "stack exceeds"):
-		return fmt.Sprintf("the program recursed too deeply: a goroutine's stack passed %d MiB (is a recursive function missing its base case?)", p.start.MaxStack>>20)
+		return fmt.Sprintf("your program recursed too deeply: a goroutine's stack passed %d MiB (is a recursive function missing its base case?)", p.start.MaxStack>>20)
 	case panicLine.MatchString(crash):
-		return fmt.Sprintf("panic: %s (in a goroutine: a panic its own goroutine does not recover ends the whole program)", panicLine.FindStringSubmatch(crash)[1])
+		return fmt.Sprintf("your program panicked in a goroutine: %s. A panic that its own goroutine does not recover ends the whole program", panicLine.FindStringSubmatch(crash)[1])
 	case strings.HasPrefix(crash, "fatal error: "):
 		first, _, _ := strings.Cut(crash, "\n")
 		return first

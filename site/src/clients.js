@@ -1,9 +1,11 @@
 // The client panel: real TCP connections to the learner's server, opened by
 // the bridge on the host (as `nc` would from a terminal), each a small
 // terminal. They are not the learner's sockets: they never appear in the
-// trace, and they end with the session (Stop ends it).
+// trace, and they end with the bridge session (with the host runner it
+// outlives Stop; the in-page runner's Stop ends it).
 
-/** @typedef {import("./engine").ClientOp} ClientOp */
+/** @typedef {import("./engine").ClientArgs} ClientArgs */
+/** @typedef {import("./engine").ClientOpened} ClientOpened */
 
 /** The output of one client keeps at most this many characters, dropping the oldest. */
 const MAX_CLIENT_OUTPUT = 50_000;
@@ -13,12 +15,12 @@ const MAX_CLIENT_OUTPUT = 50_000;
  * @param {HTMLElement} o.list       where the clients go
  * @param {HTMLButtonElement} o.newButton  data-testid="client-new"
  * @param {HTMLInputElement} o.addrInput  the address a new client connects to
- * @param {(op: ClientOp, args: object) => Promise<any>} o.request  performs an operation through the engine
+ * @param {(args: ClientArgs) => Promise<unknown>} o.request  performs an operation through the engine
  * @param {() => string | null} o.defaultAddr  the learner's listener, if any
  */
 export function createClientPanel({ list, newButton, addrInput, request, defaultAddr }) {
   /** Open clients by id. */
-  const clients = new Map();
+  const clients = /** @type {Map<number, ReturnType<typeof terminal>>} */ (new Map());
 
   newButton.addEventListener("click", () => open());
   addrInput.addEventListener("keydown", (e) => {
@@ -34,7 +36,7 @@ export function createClientPanel({ list, newButton, addrInput, request, default
     }
     newButton.disabled = true;
     try {
-      const { id, local } = await request("open", { addr });
+      const { id, local } = /** @type {ClientOpened} */ (await request({ op: "open", addr }));
       clients.set(id, terminal(id, addr, local));
     } catch (err) {
       const div = document.createElement("div");
@@ -113,7 +115,7 @@ export function createClientPanel({ list, newButton, addrInput, request, default
       const data = input.value + ending.value;
       if (!data) return;
       try {
-        const sent = await request("send", { id, data });
+        const sent = await request({ op: "send", client: id, data });
         input.value = "";
         if (c.root.dataset.state === "open") c.state.textContent = `sent ${sent} bytes`;
       } catch (err) {
@@ -122,7 +124,7 @@ export function createClientPanel({ list, newButton, addrInput, request, default
     });
     shut.addEventListener("click", async () => {
       try {
-        await request("shutdown", { id });
+        await request({ op: "shutdown", client: id });
         shut.disabled = true;
         input.disabled = send.disabled = true;
         setState(c, "half-closed", "half-closed: you sent FIN");
@@ -137,7 +139,7 @@ export function createClientPanel({ list, newButton, addrInput, request, default
         return;
       }
       try {
-        await request("close", { id });
+        await request({ op: "close", client: id });
       } catch (err) {
         note(c, `close: ${message(err)}`);
         ended(id, "closed");
@@ -181,7 +183,7 @@ export function createClientPanel({ list, newButton, addrInput, request, default
     c.close.title = "remove this client from the panel";
   }
 
-  /** The session ended (Stop, or the bridge went away): every client is gone with it. */
+  /** The session ended (the bridge went away, the runner changed, the in-page runner stopped): every client is gone with it. */
   function sessionEnded(/** @type {string} */ why) {
     for (const id of clients.keys()) ended(id, why);
   }

@@ -1,13 +1,13 @@
 // The debugger's controls and panels: Step, Step into, Step out, Next call,
 // Continue, Pause (buttons and F-keys), the variables in scope, the
-// goroutines, and the history of stops. Stepping itself lives in the worker;
+// goroutines, and the history of stops. Stepping itself lives in the engine;
 // this module sends what the learner asks for and renders what the engine
 // reports in its `paused` and `resumed` events.
 
 /** @typedef {import("./engine").PausedEvent} PausedEvent */
 /** @typedef {import("./engine").StepKind} StepKind */
-/** @typedef {import("./engine").ToWorker} ToWorker */
 /** @typedef {import("./engine").Variable} Variable */
+/** @typedef {import("./engine").Methods} Methods */
 
 /** What the learner reads next to a goroutine blocked in a call. */
 const WAITING = /** @type {Record<string, string>} */ ({
@@ -26,24 +26,27 @@ export function blockedText(/** @type {string} */ call) {
 /**
  * @param {object} o
  * @param {ReturnType<typeof import("./editor.js").createEditor>} o.editor
- * @param {(msg: ToWorker) => void} o.send       posts to the current worker
+ * @param {<M extends "step" | "pause" | "setBreakpoints">(method: M, args: Methods[M]["args"]) => void} o.control
+ *   steers the running program
  * @param {(opts: {debug?: boolean, breakpoints?: number[]}) => void} o.run
  * @param {() => void} o.stop
  * @param {() => boolean} o.running              a program runs (paused or not)
  * @param {(text: string) => void} o.detail      the status line's detail
- * @param {HTMLElement} o.trace                  the trace panel, to show a stop's share of it
+ * @param {ReturnType<typeof import("./trace.js").createTrace>} o.trace  to show a stop's share of it
  * @param {import("./frame.js").Frame} o.frame   draws the trace; what a step waits for is drawn with it
  */
-export function createDebugger({ editor, send, run, stop, running, detail, trace, frame }) {
+export function createDebugger({ editor, control, run, stop, running, detail, trace, frame }) {
   const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
-  const buttons = /** @type {Record<string, HTMLButtonElement>} */ ({
-    step: el("step"),
-    into: el("step-into"),
-    out: el("step-out"),
-    call: el("next-call"),
-    continue: el("continue"),
-    pause: el("pause"),
-  });
+  const button = (/** @type {string} */ id) => /** @type {HTMLButtonElement} */ (el(id));
+  /** @type {Record<string, HTMLButtonElement>} */
+  const buttons = {
+    step: button("step"),
+    into: button("step-into"),
+    out: button("step-out"),
+    call: button("next-call"),
+    continue: button("continue"),
+    pause: button("pause"),
+  };
   const variablesEl = el("variables");
   const goroutinesEl = el("goroutines");
   const historyEl = el("history");
@@ -71,7 +74,7 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   function step(kind) {
     if (!paused) return;
     stepping = kind !== "continue";
-    send({ type: "step", kind, goroutine: kind === "call" || kind === "continue" ? 0 : selected });
+    control("step", { kind, goroutine: kind === "call" || kind === "continue" ? 0 : selected });
   }
 
   /** F5: continue when paused, run (stopping at breakpoints) when nothing runs. */
@@ -92,7 +95,7 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   buttons.call.addEventListener("click", () => stepOrStart("call"));
   buttons.continue.addEventListener("click", () => runOrContinue());
   buttons.pause.addEventListener("click", () => {
-    if (running() && !paused) send({ type: "pause" });
+    if (running() && !paused) control("pause", {});
   });
 
   // The common debugger keys, wherever the focus is; capture, so the editor does not see them.
@@ -173,13 +176,10 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
   function showHistory(/** @type {number} */ i) {
     const ev = history[i];
     if (!ev) return;
-    frame.flush(); // every entry drawn, to mark those after the stop
     const why = ev.reason === "call" ? ev.call : ev.reason;
     historyLabel.textContent = `stop ${i + 1} of ${history.length}: line ${ev.line}, goroutine #${ev.goroutine} (${why}), ${ev.traceLength} calls`;
     renderVariables(ev.variables, historyVars);
-    [...trace.children].forEach((li, n) => {
-      /** @type {HTMLElement} */ (li).dataset.afterStop = String(i < history.length - 1 && n >= ev.traceLength);
-    });
+    trace.markAfter(i < history.length - 1 ? ev.traceLength : null);
   }
 
   function note(/** @type {string} */ text) {
@@ -262,7 +262,7 @@ export function createDebugger({ editor, send, run, stop, running, detail, trace
 
     /** The learner changed breakpoints: a running program gets them at once. */
     breakpointsChanged(/** @type {number[]} */ lines) {
-      if (running()) send({ type: "setBreakpoints", lines });
+      if (running()) control("setBreakpoints", { lines });
     },
   };
 }

@@ -1,18 +1,24 @@
-// The code editor: CodeMirror 6 with Go highlighting, line numbers and lint
-// markers for the engine's diagnostics.
+// The code editor: CodeMirror 6 with Go highlighting, line numbers, lint
+// markers for the engine's diagnostics (a run's, and the compile check's while
+// the learner types), breakpoints, and Format.
 
 import { basicSetup } from "codemirror";
-import { EditorView, Decoration, GutterMarker, gutter, keymap, placeholder } from "@codemirror/view";
+import { EditorView, Decoration, GutterMarker, gutter, keymap, placeholder, showPanel } from "@codemirror/view";
 import { Annotation, EditorState, Compartment, Prec, RangeSet, StateEffect, StateField } from "@codemirror/state";
-import { indentWithTab } from "@codemirror/commands";
+import { indentWithTab, isolateHistory } from "@codemirror/commands";
 import { indentUnit } from "@codemirror/language";
 import { go } from "@codemirror/lang-go";
-import { lintGutter, setDiagnostics } from "@codemirror/lint";
+import { forEachDiagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
 
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
+/** A lint marker, and whether the check while typing set it or a run did. */
+/** @typedef {import("@codemirror/lint").Diagnostic & {origin: "check" | "run"}} Mark */
 
 /** Marks changes the page made (loading a file), which are not the learner's edits. */
 const fromPage = Annotation.define();
+
+/** How long after the last keystroke the text is checked: a check per pause, not per key. */
+const CHECK_DELAY_MS = 400;
 
 /**
  * @param {object} opts
@@ -21,9 +27,15 @@ const fromPage = Annotation.define();
  * @param {() => void} opts.onSave    Ctrl/Cmd+S
  * @param {(source: string) => void} opts.onChange  after every edit by the learner
  * @param {(lines: number[]) => void} [opts.onBreakpoints]  after the breakpoints changed
+ * @param {(source: string) => Promise<DiagnosticEvent[]>} [opts.check]  compiles without running
+ *   (tools.check): its diagnostics are shown while the learner types
+ * @param {(source: string) => Promise<string>} [opts.format]  gofmt (tools.format), for format()
  */
-export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = () => {} }) {
+export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = () => {}, check, format }) {
   const editable = new Compartment();
+  /** Counts changes of the text, so that a check or format answered for an older text is dropped. */
+  let version = 0;
+  let checkTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
 
   const view = new EditorView({
     parent,
@@ -34,6 +46,7 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
           keymap.of([
             { key: "Mod-Enter", run: () => (onRun(), true) },
             { key: "Mod-s", run: () => (onSave(), true), preventDefault: true },
+            { key: "Shift-Alt-f", run: () => (formatDoc(), true), preventDefault: true },
           ]),
         ),
         basicSetup,
@@ -55,6 +68,8 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
         }),
         currentLineField,
         lintGutter(),
+        formatErrorField,
+        formatErrorTheme,
         placeholder("Loading your program…"),
         editable.of([EditorState.readOnly.of(true), EditorView.editable.of(false)]),
         EditorView.editorAttributes.of({ "data-testid": "editor" }),
@@ -63,13 +78,87 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
           if (u.transactions.some((t) => t.effects.some((e) => e.is(toggleBreakpoint)))) {
             onBreakpoints(breakpointLines(u.state));
           }
-          if (u.docChanged && !u.transactions.every((t) => t.annotation(fromPage))) {
-            onChange(u.state.doc.toString());
-          }
+          if (!u.docChanged) return;
+          version++;
+          scheduleCheck();
+          if (!u.transactions.every((t) => t.annotation(fromPage))) onChange(u.state.doc.toString());
         }),
       ],
     }),
   });
+
+  /** Checks the text once the learner pauses (and a file just opened). */
+  function scheduleCheck() {
+    if (!check) return;
+    clearTimeout(checkTimer);
+    checkTimer = setTimeout(runCheck, CHECK_DELAY_MS);
+  }
+
+  async function runCheck() {
+    if (!check) return;
+    const asked = version;
+    /** @type {DiagnosticEvent[]} */
+    let diags;
+    try {
+      diags = await check(view.state.doc.toString());
+    } catch (err) {
+      // The editor's tools are down (Run still says what is wrong): what they said before is
+      // about an older text.
+      console.debug("editor: check:", err);
+      if (asked === version) replaceMarks((m) => m.origin === "run", []);
+      return;
+    }
+    if (asked !== version) return; // the text changed since: the next check answers
+    const doc = view.state.doc;
+    // Whether the text compiles now: this replaces a run's compile errors (older news on the
+    // same question), never a run's panic.
+    replaceMarks((m) => m.origin === "run" && m.source === "panic", diags.map((d) => mark(doc, d, "check")));
+  }
+
+  /**
+   * Shows marks in place of every current one that keep() refuses. Current marks are read
+   * back from the editor, where they have moved with the edits since they were set; a new
+   * mark the same as a kept one (a run's compile error the check found too) is shown once.
+   * @param {(m: Mark) => boolean} keep
+   * @param {Mark[]} marks
+   */
+  function replaceMarks(keep, marks) {
+    /** @type {Mark[]} */
+    const kept = [];
+    forEachDiagnostic(view.state, (d, from, to) => {
+      const m = /** @type {Mark} */ (d);
+      if (keep(m)) kept.push({ ...m, from, to });
+    });
+    const same = (/** @type {Mark} */ a, /** @type {Mark} */ b) => a.from === b.from && a.message === b.message;
+    const fresh = marks.filter((m) => !kept.some((k) => same(k, m)));
+    view.dispatch(setDiagnostics(view.state, [...kept, ...fresh]));
+  }
+
+  /** Formats the text as gofmt does, as one edit Ctrl+Z undoes. */
+  async function formatDoc() {
+    if (!format || view.state.readOnly) return;
+    const asked = version;
+    const source = view.state.doc.toString();
+    /** @type {string} */
+    let text;
+    try {
+      text = await format(source);
+    } catch (err) {
+      view.dispatch({ effects: setFormatError.of(`Format: ${err instanceof Error ? err.message : String(err)}`) });
+      return;
+    }
+    if (asked !== version) return; // the learner typed meanwhile: their text wins
+    const { changes, exact } = formatChanges(source, text);
+    const selection = exact ? undefined : { anchor: formattedPos(source, text, view.state.selection.main.head) };
+    view.dispatch({
+      changes,
+      selection,
+      effects: setFormatError.of(null),
+      scrollIntoView: true,
+      userEvent: "format",
+      annotations: isolateHistory.of("full"), // one step of undo, joined with no typing
+    });
+  }
 
   return {
     view,
@@ -116,25 +205,22 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
       return view.state.doc.toString();
     },
 
-    /** Shows the engine's diagnostics as lint markers. */
+    /** Shows a run's diagnostics as lint markers, in place of the run's earlier ones. */
     showDiagnostics(/** @type {DiagnosticEvent[]} */ diags) {
       const doc = view.state.doc;
-      const marks = diags.map((d) => {
-        const { from, to } = range(doc, d.line, d.column);
-        return {
-          from,
-          to,
-          severity: /** @type {const} */ ("error"),
-          source: d.kind === "panic" ? "panic" : "compile",
-          message: d.message,
-        };
-      });
-      view.dispatch(setDiagnostics(view.state, marks));
+      replaceMarks((m) => m.origin === "check", diags.map((d) => mark(doc, d, "run")));
     },
 
+    /** Removes a run's diagnostics (a new run starts); the check's stay. */
     clearDiagnostics() {
-      view.dispatch(setDiagnostics(view.state, []));
+      replaceMarks((m) => m.origin === "check", []);
     },
+
+    /**
+     * Formats the text as gofmt does (also Shift+Alt+F): one edit, undone by Ctrl+Z, the cursor
+     * kept where it was in the code. Text that does not parse is left as it is, and the error shown.
+     */
+    format: formatDoc,
 
     /** Moves the cursor to line:column and focuses the editor. */
     goTo(/** @type {number} */ line, /** @type {number} */ column) {
@@ -144,6 +230,114 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
     },
   };
 }
+
+/**
+ * A diagnostic as a lint marker.
+ * @param {import("@codemirror/state").Text} doc
+ * @param {DiagnosticEvent} d
+ * @param {Mark["origin"]} origin
+ * @returns {Mark}
+ */
+function mark(doc, d, origin) {
+  const { from, to } = range(doc, d.line, d.column);
+  return { from, to, severity: "error", source: d.kind === "panic" ? "panic" : "compile", message: d.message, origin };
+}
+
+// ---- Format: the changes from a text to its gofmt'd self, and a line for a refusal ----
+
+/**
+ * The changes that turn source into formatted, as small as gofmt's work: it mostly changes
+ * only white space, so the two texts are walked side by side and only the runs of white space
+ * that differ are replaced; the cursor, the breakpoints and the marks then move with the code
+ * they were in (exact is true). Past a change that is not white space (imports sorted, a
+ * semicolon dropped), the rest up to the common end is replaced in one piece.
+ * @param {string} source
+ * @param {string} formatted
+ * @returns {{changes: {from: number, to: number, insert: string}[], exact: boolean}}
+ */
+function formatChanges(source, formatted) {
+  let end = 0; // the common end's length
+  while (end < source.length && end < formatted.length && source[source.length - 1 - end] === formatted[formatted.length - 1 - end]) end++;
+  const a = source.slice(0, source.length - end);
+  const b = formatted.slice(0, formatted.length - end);
+  /** @type {{from: number, to: number, insert: string}[]} */
+  const changes = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j] && !isSpace(a[i])) {
+      i++;
+      j++;
+      continue;
+    }
+    const i0 = i;
+    const j0 = j;
+    while (i < a.length && isSpace(a[i])) i++;
+    while (j < b.length && isSpace(b[j])) j++;
+    if (i === i0 && j === j0) {
+      changes.push({ from: i, to: a.length, insert: b.slice(j) });
+      return { changes, exact: false };
+    }
+    if (a.slice(i0, i) !== b.slice(j0, j)) changes.push({ from: i0, to: i, insert: b.slice(j0, j) });
+  }
+  return { changes, exact: true };
+}
+
+/**
+ * Where the cursor at head in source belongs in formatted, when the changes between them are
+ * not all white space: after as many characters of code (not white space) as before it.
+ * @param {string} source
+ * @param {string} formatted
+ * @param {number} head
+ */
+function formattedPos(source, formatted, head) {
+  let code = 0;
+  for (let i = 0; i < head; i++) if (!isSpace(source[i])) code++;
+  let pos = 0;
+  for (; pos < formatted.length && code > 0; pos++) if (!isSpace(formatted[pos])) code--;
+  // Before a word in source: before it in formatted too, not at the end of the previous line.
+  if (head < source.length && !isSpace(source[head])) while (pos < formatted.length && isSpace(formatted[pos])) pos++;
+  return pos;
+}
+
+/** @param {string} c */
+function isSpace(c) {
+  return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v";
+}
+
+/** @type {import("@codemirror/state").StateEffectType<string | null>} */
+const setFormatError = StateEffect.define();
+
+const formatErrorTheme = EditorView.baseTheme({
+  ".cm-format-error": {
+    padding: "2px 8px",
+    color: "var(--err, #b42318)",
+    background: "var(--err-bg, #fdf0ef)",
+    font: "13px var(--mono, monospace)",
+  },
+});
+
+/** Why Format left the text as it was, under the editor until the next edit. */
+const formatErrorField = StateField.define({
+  create: () => /** @type {string | null} */ (null),
+  update(message, tr) {
+    for (const e of tr.effects) if (e.is(setFormatError)) message = e.value;
+    return tr.docChanged ? null : message;
+  },
+  provide: (f) =>
+    showPanel.from(f, (message) =>
+      message === null
+        ? null
+        : () => {
+            const dom = document.createElement("div");
+            dom.className = "cm-format-error";
+            dom.dataset.testid = "format-error";
+            dom.setAttribute("role", "alert");
+            dom.textContent = message;
+            return { dom };
+          },
+    ),
+});
 
 /**
  * The range a diagnostic marks: from line:column (1-based; column 0 means
@@ -166,9 +360,11 @@ function range(doc, line, column) {
 
 // ---- Breakpoints: a gutter of markers that move with the text ----
 
+/** @type {import("@codemirror/state").StateEffectType<number>} */
 const toggleBreakpoint = StateEffect.define({ map: (pos, mapping) => mapping.mapPos(pos) });
 
 const breakpointMarker = new (class extends GutterMarker {
+  /** @override */
   toDOM() {
     const dot = document.createElement("span");
     dot.className = "cm-breakpoint";
@@ -180,6 +376,7 @@ const breakpointMarker = new (class extends GutterMarker {
 
 /** Sizes the gutter; never shown. */
 const spacerMarker = new (class extends GutterMarker {
+  /** @override */
   toDOM() {
     const dot = document.createElement("span");
     dot.textContent = "●";
@@ -218,6 +415,7 @@ function breakpointLines(state) {
 
 // ---- The line the program is paused at: data-testid="current-line", data-line=N ----
 
+/** @type {import("@codemirror/state").StateEffectType<number | null>} */
 const setCurrentLine = StateEffect.define();
 
 const currentLineField = StateField.define({
@@ -226,7 +424,7 @@ const currentLineField = StateField.define({
     deco = deco.map(tr.changes);
     for (const e of tr.effects) {
       if (!e.is(setCurrentLine)) continue;
-      const line = /** @type {number | null} */ (e.value);
+      const line = e.value;
       if (line === null) {
         deco = Decoration.none;
       } else {

@@ -86,3 +86,23 @@ export function createFrame() {
 }
 
 /** @typedef {ReturnType<typeof createFrame>} Frame */
+
+/**
+ * Keeps a panel's end in view as lines are added, unless the learner scrolled up from it.
+ * Returns what to call after adding: it scrolls after the frame's writes (one layout a frame,
+ * not one a line).
+ * @param {Frame} frame
+ * @param {HTMLElement} panel
+ */
+export function followTail(frame, panel) {
+  let following = true;
+  panel.addEventListener("scroll", () => {
+    following = panel.scrollHeight - panel.scrollTop - panel.clientHeight < 24;
+  });
+  return () => {
+    if (!following) return;
+    frame.afterWrites(panel, () => {
+      panel.scrollTop = panel.scrollHeight;
+    });
+  };
+}

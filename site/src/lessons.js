@@ -5,7 +5,7 @@
 // The bridge serves the lessons (GET /api/lessons, GET
 // /api/lessons/{id}/solution) and checks a running program (POST /api/check,
 // a stream of one JSON object per line). The learner's files and progress
-// live in the engine's workspace, reached through the host (main.js).
+// live in the workspace, reached through the host (main.js: files.js).
 
 import { Marked } from "marked";
 
@@ -33,20 +33,30 @@ import { Marked } from "marked";
  * @property {(text: string) => void} replaceDoc  replaces the editor's text, as an undoable edit, and saves it
  * @property {() => string} getDoc
  * @property {() => Promise<void>} flush  resolves once every edit so far is saved
- * @property {(msg: object, timeoutMs?: number) => Promise<any>} request  a workspace request to the worker
- * @property {(opts: {fresh: boolean}) => void} run  runs the editor's program; fresh: in a new bridge session
- * @property {() => {running: boolean, session: string | null, runsInSession: number, file: string, source: string | null}} program
- *   what runs (or ran last): its workspace file and source, the bridge session it runs in, and how
- *   many programs that session has run
+ * @property {(name: string) => Promise<string | null>} load  a workspace file; null when there is none
+ * @property {(name: string, text: string) => Promise<void>} write  a workspace file
+ * @property {() => Promise<Uint8Array>} exportArchive  the whole workspace as a zip
+ * @property {(archive: Uint8Array) => Promise<string[]>} importArchive  resolves to the names written
+ * @property {(opts: {fresh: boolean}) => void} run  runs the editor's program; fresh: in-page, in a new bridge session
+ * @property {() => ProgramState} program  what runs, or is queued, or ran last
  * @property {(text: string, kind: "system" | "error") => void} say  a line in the output panel
  */
 
+/**
+ * @typedef {object} ProgramState
+ * @property {"host" | "page"} runner
+ * @property {string} file  its workspace file
+ * @property {string | null} source
+ * @property {"queued" | "starting" | "running" | "ended" | "stopped" | null} state  run.js: Program
+ * @property {boolean} running  started and not ended
+ * @property {string | null} session  the bridge session of the engine it runs on
+ * @property {number} runsInSession  how many programs that session has run (the in-page runner's)
+ */
+
 /** The playground's file (the echo server); each lesson's is lessons/<id>/main.go. */
-export const PLAYGROUND_FILE = "main.go";
+const PLAYGROUND_FILE = "main.go";
 /** Which lessons passed, and which entry was open: {"passed": {"02-binding": true}, "open": "02-binding"}. */
 const PROGRESS_FILE = "progress.json";
-/** How long reading progress.json may take (the engine boots first) before the page goes on without it. */
-const PROGRESS_TIMEOUT_MS = 5000;
 /** How long Check waits for the learner's program to be running in a session. */
 const START_WAIT_MS = 20000;
 /** How long a check may take in all, a bound on a stream that never ends. */
@@ -97,8 +107,7 @@ export function createLessons(host, playgroundStarter) {
 
   async function loadProgress() {
     try {
-      const msg = await host.request({ type: "load", name: PROGRESS_FILE }, PROGRESS_TIMEOUT_MS);
-      progress = parseProgress(msg.source);
+      progress = parseProgress(await host.load(PROGRESS_FILE));
       progressLoaded = true;
     } catch (err) {
       host.say(`could not read which lessons you passed (${describe(err)}); not saving progress for now`, "system");
@@ -107,7 +116,7 @@ export function createLessons(host, playgroundStarter) {
 
   function saveProgress() {
     if (!progressLoaded) return;
-    host.request({ type: "save", name: PROGRESS_FILE, source: JSON.stringify(progress, null, 2) + "\n" }).catch((err) => {
+    host.write(PROGRESS_FILE, JSON.stringify(progress, null, 2) + "\n").catch((err) => {
       host.say(`could not save your progress: ${describe(err)}`, "error");
     });
   }
@@ -224,26 +233,50 @@ export function createLessons(host, playgroundStarter) {
   }
 
   /**
-   * Makes sure the editor's program for this lesson is what runs, alone in
-   * its bridge session (the checker reads the session's trace), starting it
-   * when it is not: a learner pressing Check means "check this code". Resolves
-   * to the session. A program that ends by itself (a lesson may ask for that)
-   * is checked all the same, by its trace.
+   * Makes sure the editor's program for this lesson is what the check reads — a learner pressing
+   * Check means "check this code" — starting it when it is not; resolves to its bridge session,
+   * whose current (or last) run's trace the checker reads. A program that ends by itself (a
+   * lesson may ask for that) is checked all the same, by its trace.
+   *
+   * With the host runner each Run is a fresh process with a fresh trace: the program runs again
+   * unless exactly it runs now, or ended by itself since the last Run. With the in-page runner a
+   * session's trace holds every run of it: the program runs in a fresh session unless it already
+   * runs as the first of its own.
    * @param {Lesson} l
    */
   async function runForCheck(l) {
     await host.flush();
+    const file = lessonFile(l.id);
     const source = host.getDoc();
     const p = host.program();
-    if (p.running && p.file === lessonFile(l.id) && p.source === source && p.runsInSession === 1 && p.session) {
-      return p.session;
+    const same = p.file === file && p.source === source;
+    if (p.runner === "host") {
+      if (!same || p.state === null || p.state === "stopped") start();
+      return started((now) => {
+        if (now.file !== file || now.source !== source) return null;
+        if (now.state === "stopped") throw new Error("your program stopped before the check could start (see Output)");
+        return now.state === "running" || now.state === "ended" ? now.session : null;
+      });
     }
+    if (p.running && same && p.runsInSession === 1 && p.session) return p.session;
+    start();
+    return started((now) => (now.runsInSession === 1 && now.source === source ? now.session : null));
+  }
+
+  function start() {
     checkNote.textContent = "starting your program…";
     host.run({ fresh: true });
+  }
+
+  /**
+   * Waits, bounded, until session(program) names the session to check.
+   * @param {(now: ProgramState) => string | null} session
+   */
+  async function started(session) {
     const deadline = Date.now() + START_WAIT_MS;
     for (;;) {
-      const now = host.program();
-      if (now.session && now.runsInSession === 1 && now.source === source) return now.session;
+      const id = session(host.program());
+      if (id) return id;
       if (Date.now() > deadline) throw new Error("your program did not start within 20 s: is the bridge running? (see Output)");
       await sleep(50);
     }
@@ -366,8 +399,9 @@ export function createLessons(host, playgroundStarter) {
     exportButton.disabled = true;
     try {
       await host.flush();
-      const msg = await host.request({ type: "export" }, 30000);
-      download(new Blob([msg.archive], { type: "application/zip" }), `sockstep-workspace-${today()}.zip`);
+      const archive = await host.exportArchive();
+      // A view of a plain ArrayBuffer (engine.wasm makes it), never of shared memory.
+      download(new Blob([/** @type {BlobPart} */ (archive)], { type: "application/zip" }), `sockstep-workspace-${today()}.zip`);
     } catch (err) {
       host.say(`could not export your workspace: ${describe(err)}`, "error");
     } finally {
@@ -386,8 +420,8 @@ export function createLessons(host, playgroundStarter) {
     try {
       const archive = new Uint8Array(await chosen.arrayBuffer());
       await host.flush();
-      const msg = await host.request({ type: "import", archive }, 30000);
-      host.say(`imported ${msg.names.length} file${msg.names.length === 1 ? "" : "s"} from ${chosen.name}`, "system");
+      const names = await host.importArchive(archive);
+      host.say(`imported ${names.length} file${names.length === 1 ? "" : "s"} from ${chosen.name}`, "system");
       await loadProgress();
       renderList();
       await open(openID, { save: false }); // show the imported text, not the editor's

@@ -36,7 +36,7 @@ export function createSocketsPanel(frame, { body, empty, note }) {
   frame.onRender(() => {
     if (!dirty) return;
     dirty = false;
-    const listeners = new Set(current.filter((s) => s.listening && s.local).map((s) => s.local));
+    const listeners = new Set(current.flatMap((s) => (s.listening && s.local ? [s.local] : [])));
     const keys = current.map((s) => JSON.stringify(s) + listeners.has(s.local ?? ""));
     for (let i = 0; i < current.length; i++) {
       if (drawn[i] === keys[i]) continue;

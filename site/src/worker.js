@@ -1,6 +1,13 @@
-// The engine's Web Worker: boots engine.wasm (compiled once by the page and
-// handed over as a WebAssembly.Module), connects it to the bridge, and relays
-// messages both ways. The page terminates this worker to stop a program.
+// A Web Worker running engine.wasm (compiled once by the page and handed over
+// as a WebAssembly.Module), in one of two roles chosen by its init message:
+//   - the in-page runner ({type: "init", module, bridgeURL}): connects to the
+//     bridge and runs the learner's program; the page terminates it to stop one;
+//   - the editor's tools ({type: "init", module}, no bridge): compile checks
+//     and Format while the learner types, and the workspace's zip, unzip and
+//     migration of the old workspace (tools.js).
+// Requests ({type: "request", request}) follow the page⇄engine protocol
+// (wasm/engine/protocol.go): each answer is an event in the stream of
+// {type: "events", json} messages, after the events its request caused.
 //
 // Messages are typed in engine.d.ts (ToWorker, FromWorker).
 
@@ -30,6 +37,7 @@ function engineStopped(/** @type {string} */ message) {
 self.addEventListener("error", (e) => engineStopped(`the engine stopped: ${e.message || String(e.error)}`));
 self.addEventListener("unhandledrejection", (e) => console.warn("worker: unhandled rejection", e.reason));
 
+/** @param {unknown} err */
 function describe(err) {
   if (err instanceof Error) return err.message;
   return String(err);
@@ -84,18 +92,20 @@ importScripts("wasm_exec.js");
 
 /** @type {SockstepEngine | null} */
 let engine = null;
-/** @type {Go | null} */
-let go = null;
-/** Messages that arrived before the engine was there. */
+/** How the Go runtime exited, once it has. */
+let exitCode = /** @type {number | undefined} */ (undefined);
+/** Messages that arrived before the engine was started. */
 /** @type {ToWorker[]} */
 const queue = [];
 
 self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
   const msg = e.data;
   if (msg.type === "init") {
-    boot(msg.module, msg.bridgeURL).catch((err) => engineStopped(`the engine stopped: ${describe(err)}`));
+    boot(msg.module, "bridgeURL" in msg ? msg.bridgeURL : undefined).catch((err) =>
+      engineStopped(`the engine stopped: ${describe(err)}`),
+    );
   } else if (engine) {
-    handle(msg);
+    handle(engine, msg);
   } else {
     queue.push(msg);
   }
@@ -103,38 +113,41 @@ self.onmessage = (/** @type {MessageEvent<ToWorker>} */ e) => {
 
 /**
  * @param {WebAssembly.Module} module
- * @param {string} bridgeURL
+ * @param {string | undefined} bridgeURL  the in-page runner's bridge; absent for the editor's tools
  */
 async function boot(module, bridgeURL) {
-  go = new Go();
-  /** @type {number | undefined} */
-  let exitCode;
+  /** @type {{importObject: WebAssembly.Imports, exit: (code: number) => void, run: (i: WebAssembly.Instance) => Promise<void>}} */
+  const go = new (/** @type {any} */ (globalThis).Go)(); // from wasm_exec.js
   const exit = go.exit;
   go.exit = (/** @type {number} */ code) => {
     exitCode = code;
     exited = true;
     exit(code);
   };
-  const g = go;
   const instance = await WebAssembly.instantiate(module, go.importObject);
   // Not awaited: it resolves when the Go program exits, which the engine never should.
-  g.run(instance).then(
+  go.run(instance).then(
     () => engineStopped(crashMessage(exitCode)),
-    (err) => engineStopped(`the engine stopped: ${describe(err)}`),
+    (/** @type {unknown} */ err) => engineStopped(`the engine stopped: ${describe(err)}`),
   );
 
-  engine = await waitForEngine();
-  for (const msg of queue.splice(0)) handle(msg);
-
+  const e = await waitForEngine();
   // The engine batches its events; the page parses them (a string crosses threads cheaply).
   const onEvents = (/** @type {string} */ json) => post({ type: "events", json });
-  try {
-    await withTimeout(engine.start({ bridgeURL, onEvents }), START_TIMEOUT_MS, "no answer from the bridge");
+  if (bridgeURL === undefined) {
+    await e.start({ onEvents });
+  } else {
+    try {
+      await withTimeout(e.start({ bridgeURL, onEvents }), START_TIMEOUT_MS, "no answer from the bridge");
+    } catch (err) {
+      if (exited) engineStopped(crashMessage(exitCode));
+      else post({ type: "startFailed", message: describe(err) });
+      return;
+    }
     post({ type: "started" });
-  } catch (err) {
-    if (exited) engineStopped(crashMessage(exitCode));
-    else post({ type: "startFailed", message: describe(err) });
   }
+  engine = e;
+  for (const msg of queue.splice(0)) handle(e, msg);
 }
 
 /** @returns {Promise<SockstepEngine>} */
@@ -159,85 +172,60 @@ function waitForEngine() {
  * @returns {Promise<T>}
  */
 function withTimeout(p, ms, message) {
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  return /** @type {Promise<T>} */ (Promise.race([p, timeout]).finally(() => clearTimeout(timer)));
 }
 
-/** @param {ToWorker} msg */
-async function handle(msg) {
-  const e = /** @type {SockstepEngine} */ (engine);
+/**
+ * @param {SockstepEngine} e
+ * @param {ToWorker} msg
+ */
+function handle(e, msg) {
   switch (msg.type) {
-    case "run":
+    case "request":
+      // Answered among the events. Once engine.wasm has died (a program's panic in a
+      // goroutine ends the whole Go program), calling it throws: say what happened instead.
       try {
-        await e.run(msg.source, { debug: !!msg.debug, breakpoints: msg.breakpoints ?? [] });
-        post({ type: "runDone", error: "" });
+        e.request(JSON.stringify(msg.request));
       } catch (err) {
-        // When engine.wasm itself exited (a panic in a goroutine ends the whole Go
-        // program), run fails with a JavaScript error about the lost instance
-        // ("cannot read exports"); engineStopped says what happened instead.
-        if (exited || stopped) {
-          engineStopped(crashMessage(undefined));
-          break;
-        }
-        post({ type: "runDone", error: describe(err) || "the run failed" });
+        if (exited || stopped) engineStopped(crashMessage(exitCode));
+        else throw err;
       }
       break;
-    case "step":
-    case "pause":
-    case "setBreakpoints":
-      // While a program runs; a refusal (not paused, no program) is only worth a note.
-      try {
-        if (msg.type === "step") await e.step(msg.kind, msg.goroutine ?? 0);
-        else if (msg.type === "pause") await e.pause();
-        else await e.setBreakpoints(msg.lines);
-      } catch (err) {
-        console.debug(`worker: ${msg.type}: ${describe(err)}`);
-      }
+    case "zip":
+      reply(msg.id, "zipped", async () => {
+        const archive = await e.zip(msg.files);
+        return { answer: { archive }, transfer: [archive.buffer] };
+      });
       break;
-    case "load":
-      try {
-        const source = await e.load(msg.name);
-        post({ type: "loaded", id: msg.id, source: typeof source === "string" ? source : null });
-      } catch (err) {
-        post({ type: "loaded", id: msg.id, source: null, error: describe(err) || "load failed" });
-      }
+    case "unzip":
+      reply(msg.id, "unzipped", async () => ({ answer: { files: await e.unzip(msg.archive, msg.existing ?? []) } }));
       break;
-    case "save":
-      try {
-        await e.save(msg.name, msg.source);
-        post({ type: "saved", id: msg.id });
-      } catch (err) {
-        post({ type: "saved", id: msg.id, error: describe(err) || "save failed" });
-      }
-      break;
-    case "export":
-      try {
-        const archive = await e.exportArchive();
-        post({ type: "exported", id: msg.id, archive });
-      } catch (err) {
-        post({ type: "exported", id: msg.id, error: describe(err) || "export failed" });
-      }
-      break;
-    case "import":
-      try {
-        const names = await e.importArchive(msg.archive);
-        post({ type: "imported", id: msg.id, names });
-      } catch (err) {
-        post({ type: "imported", id: msg.id, error: describe(err) || "import failed" });
-      }
-      break;
-    case "client":
-      try {
-        const result = await e.client(msg.op, msg.args);
-        post({ type: "clientDone", id: msg.id, result: result ?? null });
-      } catch (err) {
-        post({ type: "clientDone", id: msg.id, error: describe(err) || "the client operation failed" });
-      }
+    case "legacy":
+      reply(msg.id, "legacyFiles", async () => ({ answer: { files: await e.legacyFiles() } }));
       break;
     default:
       console.warn("worker: unknown message", msg);
+  }
+}
+
+/**
+ * Posts the answer to a message outside the Request protocol, or its error in words.
+ * @template {"zipped" | "unzipped" | "legacyFiles"} T
+ * @param {number} id
+ * @param {T} type
+ * @param {() => Promise<{answer: object, transfer?: Transferable[]}>} work
+ */
+async function reply(id, type, work) {
+  try {
+    const { answer, transfer = [] } = await work();
+    self.postMessage(/** @type {FromWorker} */ ({ type, id, ...answer }), transfer);
+  } catch (err) {
+    if (exited || stopped) engineStopped(crashMessage(exitCode));
+    else post(/** @type {FromWorker} */ ({ type, id, error: describe(err) || `${type}: failed` }));
   }
 }

@@ -6,17 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path"
 	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	"github.com/hack-pad/hackpadfs"
 )
 
-// Limits on what Import accepts. A workspace is a few small Go files and a
+// Limits on what Unzip accepts. A workspace is a few small Go files and a
 // progress record; anything far larger is not one of ours.
 const (
 	MaxArchiveBytes = 8 << 20   // the archive as uploaded
@@ -24,129 +21,76 @@ const (
 	MaxFiles        = 256
 )
 
-// List returns the names of the files under dir ("" or "." for all), sorted.
-func (w *Workspace) List(dir string) ([]string, error) {
-	if dir == "" {
-		dir = "."
-	}
-	if dir != "." {
-		if err := check(dir); err != nil {
+// Zip returns files as the zip archive the page exports, which Unzip takes
+// back. A name Unzip would refuse is refused here, so an export can always be
+// imported.
+func Zip(files map[string]string) ([]byte, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		if err := checkArchiveName(name); err != nil {
 			return nil, err
 		}
-	}
-	var names []string
-	err := hackpadfs.WalkDir(w.fsys, dir, func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.Type().IsRegular() {
-			names = append(names, name)
-		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", dir, err)
+		names = append(names, name)
 	}
 	sort.Strings(names)
-	return names, nil
-}
-
-// Export returns every file of the workspace as a zip archive, which Import
-// takes back.
-func (w *Workspace) Export() ([]byte, error) {
-	names, err := w.List(".")
-	if err != nil {
-		return nil, err
-	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	now := time.Now()
 	for _, name := range names {
-		b, err := hackpadfs.ReadFile(w.fsys, name)
+		f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: now})
 		if err != nil {
-			return nil, fmt.Errorf("export %s: %w", name, err)
+			return nil, fmt.Errorf("zip %s: %w", name, err)
 		}
-		modified := time.Now()
-		if info, err := hackpadfs.Stat(w.fsys, name); err == nil {
-			modified = info.ModTime()
-		}
-		f, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: modified})
-		if err != nil {
-			return nil, fmt.Errorf("export %s: %w", name, err)
-		}
-		if _, err := f.Write(b); err != nil {
-			return nil, fmt.Errorf("export %s: %w", name, err)
+		if _, err := f.Write([]byte(files[name])); err != nil {
+			return nil, fmt.Errorf("zip %s: %w", name, err)
 		}
 	}
 	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
+		return nil, fmt.Errorf("zip: %w", err)
 	}
 	return buf.Bytes(), nil
 }
 
-// Import writes the files of a zip archive made by Export into the
-// workspace, replacing files of the same name and keeping the others. The
-// whole archive is read and checked before anything is written, so a bad
-// archive changes nothing. It returns the names written.
-func (w *Workspace) Import(archive []byte) ([]string, error) {
+// Unzip reads and checks every file of an archive made by Zip, for a
+// workspace that holds the files named existing: it refuses the whole
+// archive, naming the entry, when anything in it could not be written, so
+// the page writes all of it or nothing.
+func Unzip(archive []byte, existing []string) (map[string]string, error) {
 	files, err := readArchive(archive)
 	if err != nil {
-		return nil, fmt.Errorf("import: %w", err)
+		return nil, err
+	}
+	if err := checkFits(files, existing); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// checkFits refuses names that clash with the workspace or with each other:
+// a file where a directory is ("lessons") or under a file ("main.go/x").
+// The workspace's directories are the ones its names imply.
+func checkFits(files map[string]string, existing []string) error {
+	workspaceFile, workspaceDir := map[string]bool{}, map[string]bool{}
+	for _, name := range existing {
+		workspaceFile[name] = true
+		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
+			workspaceDir[dir] = true
+		}
 	}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
 	}
-	sort.Strings(names)
-	if err := w.checkFits(names); err != nil {
-		return nil, fmt.Errorf("import: %w", err)
-	}
-	// Keep what is overwritten, to put it back should a write fail half way.
-	previous := map[string]*string{}
+	sort.Strings(names) // the same complaint for the same archive
 	for _, name := range names {
-		text, ok, err := w.Load(name)
-		if err != nil {
-			return nil, fmt.Errorf("import: %w", err)
-		}
-		if ok {
-			previous[name] = &text
-		} else {
-			previous[name] = nil
-		}
-	}
-	for i, name := range names {
-		if err := w.Save(name, files[name]); err != nil {
-			for _, done := range names[:i] {
-				if old := previous[done]; old != nil {
-					w.Save(done, *old)
-				} else {
-					hackpadfs.Remove(w.fsys, done)
-				}
-			}
-			return nil, fmt.Errorf("import: %w (nothing was changed)", err)
-		}
-	}
-	return names, nil
-}
-
-// checkFits refuses names that clash with the workspace or with each other:
-// a file where a directory is ("lessons") or under a file ("main.go/x").
-func (w *Workspace) checkFits(names []string) error {
-	isFile := map[string]bool{}
-	for _, name := range names {
-		isFile[name] = true
-	}
-	for _, name := range names {
-		if info, err := hackpadfs.Stat(w.fsys, name); err == nil && info.IsDir() {
+		if workspaceDir[name] {
 			return fmt.Errorf("%s is a directory in the workspace, a file in the archive", name)
 		}
 		for dir := path.Dir(name); dir != "."; dir = path.Dir(dir) {
-			if isFile[dir] {
+			if _, ok := files[dir]; ok {
 				return fmt.Errorf("%s is both a file and a directory in the archive", dir)
 			}
-			if info, err := hackpadfs.Stat(w.fsys, dir); err == nil && !info.IsDir() {
+			if workspaceFile[dir] {
 				return fmt.Errorf("%s is a file in the workspace, a directory in the archive", dir)
 			}
 		}
@@ -167,7 +111,7 @@ func readArchive(archive []byte) (map[string]string, error) {
 	files := map[string]string{}
 	for _, f := range zr.File {
 		if f.FileInfo().IsDir() {
-			continue // zip tools add entries for directories; Save makes them
+			continue // zip tools add entries for directories; a workspace has none of its own
 		}
 		name := f.Name
 		if err := checkArchiveName(name); err != nil {

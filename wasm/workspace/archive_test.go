@@ -36,91 +36,36 @@ type zipEntry struct {
 	mode       fileMode
 }
 
-func fill(t *testing.T, w *Workspace, files map[string]string) {
-	t.Helper()
-	for name, text := range files {
-		if err := w.Save(name, text); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// contents is every file of w.
-func contents(t *testing.T, w *Workspace) map[string]string {
-	t.Helper()
-	names, err := w.List("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]string{}
-	for _, name := range names {
-		text, _, err := w.Load(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got[name] = text
-	}
-	return got
-}
-
-func TestList(t *testing.T) {
-	w := newMem(t)
-	if names, err := w.List(""); len(names) != 0 || err != nil {
-		t.Fatalf("empty workspace: got %v, %v", names, err)
-	}
-	fill(t, w, map[string]string{"main.go": "a", "lessons/02-binding/main.go": "b", "lessons/01-socket/main.go": "c", "progress.json": "{}"})
-	for _, tc := range []struct {
-		dir  string
-		want []string
-	}{
-		{"", []string{"lessons/01-socket/main.go", "lessons/02-binding/main.go", "main.go", "progress.json"}},
-		{"lessons", []string{"lessons/01-socket/main.go", "lessons/02-binding/main.go"}},
-		{"lessons/02-binding", []string{"lessons/02-binding/main.go"}},
-		{"nothing-here", nil},
-	} {
-		got, err := w.List(tc.dir)
-		if err != nil || !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("List(%q): got %v, %v; want %v", tc.dir, got, err, tc.want)
-		}
-	}
-	if _, err := w.List("../x"); err == nil {
-		t.Error(`List("../x"): no error`)
-	}
-}
-
-func TestExportImportRoundTrip(t *testing.T) {
+func TestZipUnzipRoundTrip(t *testing.T) {
 	files := map[string]string{
 		"main.go":                    "package main\n\nfunc main() {}\n",
 		"lessons/02-binding/main.go": "package main // ünïcode\n",
 		"progress.json":              `{"passed":{"02-binding":true}}`,
 		"empty.go":                   "",
 	}
-	from := newMem(t)
-	fill(t, from, files)
-	archive, err := from.Export()
+	archive, err := Zip(files)
 	if err != nil {
 		t.Fatal(err)
 	}
-
-	to := newMem(t)
-	fill(t, to, map[string]string{"main.go": "overwritten", "lessons/03-listening/main.go": "kept"})
-	names, err := to.Import(archive)
+	got, err := Unzip(archive, []string{"main.go", "lessons/03-listening/main.go"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"empty.go", "lessons/02-binding/main.go", "main.go", "progress.json"}; !reflect.DeepEqual(names, want) {
-		t.Errorf("imported %v; want %v", names, want)
-	}
-	want := map[string]string{"lessons/03-listening/main.go": "kept"}
-	for name, text := range files {
-		want[name] = text
-	}
-	if got := contents(t, to); !reflect.DeepEqual(got, want) {
-		t.Errorf("after import: got %v; want %v", got, want)
+	if !reflect.DeepEqual(got, files) {
+		t.Errorf("got %v; want %v", got, files)
 	}
 }
 
-func TestImportRefusesBadArchives(t *testing.T) {
+// TestZipRefusesWhatUnzipWould: an export is always importable.
+func TestZipRefusesWhatUnzipWould(t *testing.T) {
+	for _, name := range []string{"../x.go", "/etc/passwd", ".hidden", `a\b.go`, ""} {
+		if _, err := Zip(map[string]string{"main.go": "x", name: "y"}); err == nil {
+			t.Errorf("Zip with %q: no error", name)
+		}
+	}
+}
+
+func TestUnzipRefusesBadArchives(t *testing.T) {
 	ok := zipEntry{name: "main.go", body: "package main\n"}
 	for _, tc := range []struct {
 		name    string
@@ -158,15 +103,9 @@ func TestImportRefusesBadArchives(t *testing.T) {
 		}, "both a file and a directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newMem(t)
-			before := map[string]string{"main.go": "mine", "lessons/02-binding/main.go": "my bind"}
-			fill(t, w, before)
-			names, err := w.Import(tc.archive(t))
+			files, err := Unzip(tc.archive(t), []string{"main.go", "lessons/02-binding/main.go"})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("got %v, %v; want an error containing %q", names, err, tc.want)
-			}
-			if got := contents(t, w); !reflect.DeepEqual(got, before) {
-				t.Errorf("a refused archive changed the workspace: got %v; want %v", got, before)
+				t.Fatalf("got %v, %v; want an error containing %q", files, err, tc.want)
 			}
 		})
 	}

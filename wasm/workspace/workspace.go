@@ -1,55 +1,52 @@
-// Package workspace keeps the learner's files on any hackpadfs file system:
-// IndexedDB in the browser, so work survives a reload, and memory in tests.
+// Package workspace moves the learner's files — a map from name
+// (main.go, lessons/02-binding/main.go, progress.json) to text — in and out
+// of the page. The page keeps them in IndexedDB itself (site/src/workspace.js),
+// so it never waits for engine.wasm to show them; what stays here is what
+// must be exact: the zip archive of Export and Import, whose checks are the
+// contract for what a workspace may hold, and the one-time read of the
+// workspace that earlier versions kept on hackpadfs.
 package workspace
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"path"
 
 	"github.com/hack-pad/hackpadfs"
 )
 
-// Workspace is the learner's files.
-type Workspace struct{ fsys hackpadfs.FS }
-
-// New returns a workspace on fsys.
-func New(fsys hackpadfs.FS) *Workspace { return &Workspace{fsys} }
-
-// Load returns the text of file name, and false when there is none.
-func (w *Workspace) Load(name string) (string, bool, error) {
-	if err := check(name); err != nil {
-		return "", false, err
-	}
-	b, err := hackpadfs.ReadFile(w.fsys, name)
+// ReadAll returns every regular file of fsys by name, nil when it has none:
+// the old workspace, to migrate.
+func ReadAll(fsys hackpadfs.FS) (map[string]string, error) {
+	var files map[string]string
+	err := hackpadfs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		b, err := hackpadfs.ReadFile(fsys, name)
+		if err != nil {
+			return err
+		}
+		if files == nil {
+			files = map[string]string{}
+		}
+		files[name] = string(b)
+		return nil
+	})
 	if errors.Is(err, fs.ErrNotExist) {
-		return "", false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("load %s: %w", name, err)
+		return nil, fmt.Errorf("read the old workspace: %w", err)
 	}
-	return string(b), true, nil
-}
-
-// Save writes source to file name, making its directories.
-func (w *Workspace) Save(name, source string) error {
-	if err := check(name); err != nil {
-		return err
-	}
-	if dir := path.Dir(name); dir != "." {
-		if err := hackpadfs.MkdirAll(w.fsys, dir, 0o755); err != nil {
-			return fmt.Errorf("save %s: %w", name, err)
-		}
-	}
-	if err := hackpadfs.WriteFullFile(w.fsys, name, []byte(source), 0o644); err != nil {
-		return fmt.Errorf("save %s: %w", name, err)
-	}
-	return nil
+	return files, nil
 }
 
 // check refuses names that are not plain relative paths, such as "/x",
-// "../x" or "", which io/fs file systems do not accept either.
+// "../x" or "" (site/src/workspace.js applies the same rule to what it saves).
 func check(name string) error {
 	if !fs.ValidPath(name) || name == "." {
 		return fmt.Errorf("%q is not a valid file name: use a relative path like main.go", name)

@@ -1,50 +1,41 @@
 package workspace
 
 import (
+	"reflect"
 	"testing"
 
+	"github.com/hack-pad/hackpadfs"
 	"github.com/hack-pad/hackpadfs/mem"
 )
 
-func newMem(t *testing.T) *Workspace {
-	t.Helper()
+// TestReadAllMigratesEveryFile: the old workspace as the hackpadfs code of
+// earlier versions left it, directories and all.
+func TestReadAllMigratesEveryFile(t *testing.T) {
 	fsys, err := mem.NewFS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(fsys)
-}
-
-func TestSaveThenLoad(t *testing.T) {
-	w := newMem(t)
-	if _, ok, err := w.Load("main.go"); ok || err != nil {
-		t.Fatalf("empty workspace: got %v, %v; want false, nil", ok, err)
+	if files, err := ReadAll(fsys); files != nil || err != nil {
+		t.Fatalf("empty: got %v, %v; want nil, nil (nothing to migrate)", files, err)
 	}
-	for _, src := range []string{"package main\n", "package main\n\nfunc main() {}\n", ""} {
-		if err := w.Save("main.go", src); err != nil {
+	want := map[string]string{
+		"main.go":                    "package main\n",
+		"lessons/02-binding/main.go": "package main // ünïcode\n",
+		"progress.json":              `{"passed":{"02-binding":true}}`,
+		"empty.go":                   "",
+	}
+	for _, dir := range []string{"lessons/02-binding", "lessons/03-listening"} { // 03: empty
+		if err := hackpadfs.MkdirAll(fsys, dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		got, ok, err := w.Load("main.go")
-		if got != src || !ok || err != nil {
-			t.Errorf("load after saving %q: got %q, %v, %v", src, got, ok, err)
+	}
+	for name, text := range want {
+		if err := hackpadfs.WriteFullFile(fsys, name, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if err := w.Save("lessons/1/main.go", "x"); err != nil {
-		t.Fatal(err)
-	}
-	if got, ok, _ := w.Load("lessons/1/main.go"); got != "x" || !ok {
-		t.Errorf("nested: got %q, %v", got, ok)
-	}
-}
-
-func TestBadNames(t *testing.T) {
-	w := newMem(t)
-	for _, name := range []string{"", ".", "/etc/passwd", "../x", "a//b"} {
-		if err := w.Save(name, "x"); err == nil {
-			t.Errorf("save %q: no error", name)
-		}
-		if _, _, err := w.Load(name); err == nil {
-			t.Errorf("load %q: no error", name)
-		}
+	got, err := ReadAll(fsys)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("got %v, %v; want %v", got, err, want)
 	}
 }

@@ -1,0 +1,211 @@
+// The learner's files — main.go, lessons/<id>/main.go, progress.json — kept by
+// the page in IndexedDB, so that opening and saving a file never waits for
+// engine.wasm. engine.wasm (tools.js) is asked only for the zip archive of
+// Export and Import, whose checks are the contract for what a workspace may
+// hold, and, once, for the files of the workspace earlier versions kept
+// inside it (hackpadfs on IndexedDB), which this one takes over.
+
+/** @typedef {ReturnType<typeof import("./tools.js").createTools>} Tools */
+
+/** Our database: one object store of files, name → text, and one of facts about it. */
+const DB_NAME = "sockstep-workspace";
+const DB_VERSION = 1;
+const FILES = "files";
+const META = "meta";
+/** In META: the old workspace has been brought over (or there was none). */
+const MIGRATED = "migrated";
+/** The database earlier versions kept the workspace in, through hackpadfs in engine.wasm. */
+const LEGACY_DB_NAME = "sockstep";
+
+/**
+ * Opens the workspace. load and save wait for nothing but IndexedDB, except the first time, when
+ * an old workspace exists: they wait until its files are brought over (which needs engine.wasm).
+ * Should that fail, they reject saying so, and the next call tries again.
+ * @param {Tools} tools
+ */
+export async function openWorkspace(tools) {
+  const db = await openDatabase();
+  /** @type {Promise<void> | null} */
+  let migration = null;
+
+  /** Resolves once the old workspace is brought over; a failure is tried again by the next call. */
+  function migrated() {
+    migration ??= migrate(db, tools).catch((err) => {
+      migration = null;
+      throw new Error(`could not bring over your files from the previous version of sockstep: ${describe(err)}`);
+    });
+    return migration;
+  }
+  migrated().catch(() => {}); // begun now; its failure is told by the calls that wait for it
+
+  return {
+    /**
+     * A file's text, or null when there is none.
+     * @param {string} name
+     * @returns {Promise<string | null>}
+     */
+    async load(name) {
+      checkName(name);
+      await migrated();
+      const text = await request(db.transaction(FILES).objectStore(FILES).get(name));
+      return typeof text === "string" ? text : null;
+    },
+
+    /**
+     * @param {string} name
+     * @param {string} source
+     * @returns {Promise<void>}
+     */
+    async save(name, source) {
+      checkName(name);
+      await migrated();
+      const tx = db.transaction(FILES, "readwrite");
+      tx.objectStore(FILES).put(source, name);
+      await done(tx);
+    },
+
+    /**
+     * The whole workspace as a zip archive.
+     * @returns {Promise<Uint8Array>}
+     */
+    async exportArchive() {
+      await migrated();
+      return tools.zip(await allFiles(db));
+    },
+
+    /**
+     * Writes the files of a zip made by exportArchive, replacing files of the same name and keeping
+     * the others; resolves to the names written, sorted. The archive is checked whole before
+     * anything is written, and written in one transaction: a bad archive is refused, naming the
+     * entry, and changes nothing.
+     * @param {Uint8Array} archive
+     * @returns {Promise<string[]>}
+     */
+    async importArchive(archive) {
+      await migrated();
+      const existing = /** @type {string[]} */ (await request(db.transaction(FILES).objectStore(FILES).getAllKeys()));
+      const files = await tools.unzip(archive, existing);
+      await putAll(db, files);
+      return Object.keys(files).sort();
+    },
+  };
+}
+
+/** @returns {Promise<IDBDatabase>} */
+async function openDatabase() {
+  if (typeof indexedDB === "undefined") throw new Error("this browser keeps no files for pages (no IndexedDB)");
+  const open = indexedDB.open(DB_NAME, DB_VERSION);
+  open.onupgradeneeded = () => {
+    open.result.createObjectStore(FILES);
+    open.result.createObjectStore(META);
+  };
+  /** @type {IDBDatabase} */
+  let db;
+  try {
+    db = await request(open);
+  } catch (err) {
+    throw new Error(`could not open your files in the browser's storage: ${describe(err)}`);
+  }
+  // Another tab of a newer version upgrades the database: let it (this tab's saves then fail, saying so).
+  db.onversionchange = () => db.close();
+  return db;
+}
+
+/**
+ * Brings the old workspace's files over, once: when ours has never been migrated and the old
+ * database exists. Nothing is saved before (load and save wait for this), and the files go in
+ * with the mark that it is done, in one transaction that first looks for the mark again (another
+ * tab may have migrated meanwhile, and the learner saved there since): so no file of the
+ * learner's is ever overwritten by an older one.
+ * @param {IDBDatabase} db
+ * @param {Tools} tools
+ */
+async function migrate(db, tools) {
+  if (await request(db.transaction(META).objectStore(META).get(MIGRATED))) return;
+  const files = (await legacyMayExist()) ? await tools.legacyFiles() : null;
+  const tx = db.transaction([FILES, META], "readwrite");
+  const mark = tx.objectStore(META).get(MIGRATED);
+  mark.onsuccess = () => {
+    if (mark.result) return;
+    for (const [name, text] of Object.entries(files ?? {})) tx.objectStore(FILES).put(text, name);
+    tx.objectStore(META).put(new Date().toISOString(), MIGRATED);
+  };
+  await done(tx);
+}
+
+/**
+ * Whether the old database may exist, without engine.wasm. Browsers without
+ * indexedDB.databases() cannot tell: engine.wasm then looks (and finds nothing).
+ */
+async function legacyMayExist() {
+  if (typeof indexedDB.databases !== "function") return true;
+  const dbs = await indexedDB.databases();
+  return dbs.some((d) => d.name === LEGACY_DB_NAME);
+}
+
+/**
+ * Writes files in one transaction: all of them, or none.
+ * @param {IDBDatabase} db
+ * @param {Record<string, string>} files
+ */
+async function putAll(db, files) {
+  const tx = db.transaction(FILES, "readwrite");
+  for (const [name, text] of Object.entries(files)) tx.objectStore(FILES).put(text, name);
+  await done(tx);
+}
+
+/**
+ * Every file, name → text.
+ * @param {IDBDatabase} db
+ * @returns {Promise<Record<string, string>>}
+ */
+async function allFiles(db) {
+  const store = db.transaction(FILES).objectStore(FILES);
+  const [names, texts] = await Promise.all([request(store.getAllKeys()), request(store.getAll())]);
+  /** @type {Record<string, string>} */
+  const files = {};
+  names.forEach((name, i) => {
+    files[String(name)] = texts[i];
+  });
+  return files;
+}
+
+/**
+ * Refuses names that are not plain relative paths ("", "/x", "../x", "a//b", "C:x", "a\\b") or
+ * that are hidden (".x"): the archive's rule (wasm/workspace), so that every export imports.
+ * @param {string} name
+ */
+function checkName(name) {
+  const valid =
+    typeof name === "string" && !/[\\:]/.test(name) && name.split("/").every((p) => p !== "" && !p.startsWith("."));
+  if (!valid) throw new Error(`${JSON.stringify(name)} is not a valid file name: use a relative path like main.go`);
+}
+
+/**
+ * @template T
+ * @param {IDBRequest<T>} req
+ * @returns {Promise<T>}
+ */
+function request(req) {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error ?? new Error("the browser's storage failed"));
+  });
+}
+
+/**
+ * Resolves once tx has committed; rejects when it aborted (then nothing of it was written).
+ * @param {IDBTransaction} tx
+ * @returns {Promise<void>}
+ */
+function done(tx) {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = tx.onabort = () => reject(tx.error ?? new Error("the browser's storage refused the change"));
+  });
+}
+
+/** @param {unknown} err */
+function describe(err) {
+  return err instanceof Error ? err.message : String(err);
+}
