@@ -29,7 +29,7 @@ func Check(source string) ([]Event, error) {
 
 // check is Check with the program's host and events given, for a test to
 // see that nothing reaches them.
-func check(source string, call Caller, emit func(Event)) ([]Event, error) {
+func check(source string, call Host, emit func(Event)) ([]Event, error) {
 	e := New(call, emit)
 	r := &run{e: e, ctx: context.Background(), open: map[int]bool{}, exited: make(chan string, 1)}
 	r.out = &output{emit: e.emit}

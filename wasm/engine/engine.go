@@ -27,8 +27,9 @@ import (
 	"sockstep/wasm/stepper"
 )
 
-// A Caller performs one call on the host: the relay's Call.
-type Caller func(ctx context.Context, c *wire.Call) (*wire.Result, error)
+// Host performs one call on the host: a runner's native.Session.Do, or the
+// in-page runner's relay.
+type Host func(ctx context.Context, c *wire.Call) (*wire.Result, error)
 
 // ErrBusy is returned by Run while another program runs.
 var ErrBusy = errors.New("a program is already running")
@@ -56,7 +57,7 @@ const closeTimeout = 5 * time.Second
 // events to emit. emit is called from the program's goroutines, one event
 // at a time, and should return quickly.
 type Engine struct {
-	call    Caller
+	call    Host
 	emit    func(Event)
 	ids     atomic.Uint64 // numbers call events, so the page pairs them with results
 	running atomic.Bool
@@ -64,7 +65,7 @@ type Engine struct {
 }
 
 // New returns an engine.
-func New(call Caller, emit func(Event)) *Engine {
+func New(call Host, emit func(Event)) *Engine {
 	return &Engine{call: call, emit: emit}
 }
 
@@ -228,9 +229,9 @@ func (r *run) interpreter(s *stepper.Stepper) (*interp.Interpreter, error) {
 		Args:                 []string{"main"},
 		SourcecodeFilesystem: noFiles{},
 	})
-	call := exports.Caller(r.syscall)
+	call := exports.Perform(r.syscall)
 	if s != nil {
-		call = s.Caller(r.syscall)
+		call = s.WrapCalls(r.syscall)
 		if err := i.Use(s.Exports()); err != nil {
 			return nil, err
 		}
@@ -247,7 +248,7 @@ func (r *run) paused(s stepper.Stop) {
 		Variables: s.Variables, Goroutines: s.Goroutines, TraceLength: s.TraceLen})
 }
 
-func (r *run) use(i *interp.Interpreter, call exports.Caller) error {
+func (r *run) use(i *interp.Interpreter, call exports.Perform) error {
 	syms := exports.Standard()
 	for _, x := range []interp.Exports{exports.Syscall(call), exports.Net(call)} {
 		for k, v := range x {

@@ -73,7 +73,7 @@ func (r *recorder) find(typ string) []Event {
 }
 
 // fakeHost answers calls from a table by op, or with success.
-func fakeHost(answers map[wire.Op]*wire.Result) Caller {
+func fakeHost(answers map[wire.Op]*wire.Result) Host {
 	return func(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 		if r, ok := answers[c.Op]; ok {
 			res := *r
@@ -84,7 +84,7 @@ func fakeHost(answers map[wire.Op]*wire.Result) Caller {
 	}
 }
 
-func runProgram(t *testing.T, call Caller, src string) (*recorder, error) {
+func runProgram(t *testing.T, call Host, src string) (*recorder, error) {
 	t.Helper()
 	rec := newRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

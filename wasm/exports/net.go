@@ -13,13 +13,13 @@ import (
 // Net returns the learner's `net` package: only LookupPort, the
 // getservbyname step, which reads the host's services database through call.
 // Go's js/wasm net, an in-process fake network, is never exposed.
-func Net(call Caller) interp.Exports {
+func Net(call Perform) interp.Exports {
 	lookup := func(network, service string) (int, error) { return lookupPort(call, network, service) }
 	return interp.Exports{"net/net": {"LookupPort": reflect.ValueOf(lookup)}}
 }
 
 // lookupPort behaves as Go's net.LookupPort: a number needs no lookup.
-func lookupPort(call Caller, network, service string) (int, error) {
+func lookupPort(call Perform, network, service string) (int, error) {
 	if p, err := strconv.Atoi(service); err == nil {
 		if p < 0 || p > 0xffff {
 			return 0, fmt.Errorf("address %s: invalid port", service)

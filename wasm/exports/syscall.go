@@ -13,11 +13,11 @@ import (
 	"sockstep/native/wire"
 )
 
-// A Caller performs one call on the host and returns the bridge's answer.
+// Perform makes one of the program's calls on the host and returns the answer.
 // err is non-nil only when no answer came (the bridge is unreachable, or
-// refused the record as malformed). The engine's Caller traces the call; the
+// refused the record as malformed). The engine's traces the call; the
 // stepper's pauses before it.
-type Caller func(c *wire.Call) (*wire.Result, error)
+type Perform func(c *wire.Call) (*wire.Result, error)
 
 // UnreachableError is what a socket call returns when its call never reached
 // the bridge, or its answer never came back.
@@ -29,7 +29,7 @@ func (e *UnreachableError) Unwrap() error { return e.Err }
 // Syscall returns the learner's `syscall` package: Go's real types and errno
 // values, Linux's socket constants, and socket functions with the signatures
 // of Go's linux syscall package that perform each call through call.
-func Syscall(call Caller) interp.Exports {
+func Syscall(call Perform) interp.Exports {
 	s := sys{call}
 	m := errnoSymbols()
 	m["Errno"] = reflect.ValueOf((*syscall.Errno)(nil))
@@ -82,7 +82,7 @@ const (
 	protoTCP     = 6
 )
 
-type sys struct{ call Caller }
+type sys struct{ call Perform }
 
 // do performs c and turns a failed answer into the error Go's syscall would
 // return: a syscall.Errno, or the bridge's *wire.Refusal.

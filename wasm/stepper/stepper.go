@@ -441,14 +441,14 @@ func (s *Stepper) goroutineLocked(goid int64) *goroutine {
 	return g
 }
 
-// Caller wraps the program's socket calls: the seam where Next call stops
+// WrapCalls wraps the program's socket calls: the seam where Next call stops
 // before a call is sent, and where a goroutine is seen blocked in one.
 //
 // Naming the calling goroutine costs a stack trace, a sixth of the worker's
 // time under load, so a call does it only while a debugger is attached (a
 // debug run, a breakpoint, a pause or step pending, a stop). A call begun
 // before that is kept in a cheap set and attributed at the next stop.
-func (s *Stepper) Caller(next func(*wire.Call) (*wire.Result, error)) func(*wire.Call) (*wire.Result, error) {
+func (s *Stepper) WrapCalls(next func(*wire.Call) (*wire.Result, error)) func(*wire.Call) (*wire.Result, error) {
 	return func(c *wire.Call) (*wire.Result, error) {
 		if !s.attached() {
 			return s.callUnattached(next, c)

@@ -508,7 +508,7 @@ func main() {
 			release := make(chan struct{})
 			defer close(release)
 			sent := make(chan struct{}, len(tc.calls))
-			call := se.s.Caller(func(*wire.Call) (*wire.Result, error) {
+			call := se.s.WrapCalls(func(*wire.Call) (*wire.Result, error) {
 				sent <- struct{}{}
 				<-release
 				return &wire.Result{}, nil
