@@ -149,9 +149,6 @@ func (r *run) run(source string) error {
 	if err != nil {
 		return r.failed(err)
 	}
-	if i == nil {
-		return r.finish(fmt.Sprintf("set up the interpreter: %v", err))
-	}
 
 	type result struct{ err error }
 	done := make(chan result, 1)
@@ -187,7 +184,7 @@ func (r *run) run(source string) error {
 // plain). Should the hooked source not compile, the learner's own source is
 // compiled in a fresh interpreter: its errors are the learner's, with
 // yaegi's exact positions; and should it compile, it runs without stepping
-// rather than not at all. i is nil when no interpreter could be set up.
+// rather than not at all.
 func (r *run) compile(source string) (*interp.Interpreter, *interp.Program, error) {
 	if !r.opts.Plain {
 		if p, err := stepper.Instrument(source); err == nil {
