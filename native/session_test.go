@@ -690,6 +690,7 @@ func TestNilContext(t *testing.T) {
 	t.Parallel()
 	s := newSession(t, DefaultPolicy())
 	// A caller could pass nil; the session must not crash.
+	//lint:ignore SA1012 the nil context is what this test passes on purpose
 	r, err := s.Do(nil, &wire.Call{ID: 1, Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"})
 	if err != nil || r.Failed() || r.Ret != 3 {
 		t.Errorf("socket with a nil context: got %+v, %v; want 3", r, err)

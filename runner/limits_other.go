@@ -2,7 +2,10 @@
 
 package runner
 
-import "syscall"
+import (
+	"net"
+	"syscall"
+)
 
 // limitMemory sets no hard cap outside Linux (macOS does not enforce
 // RLIMIT_AS): there only the collector's soft memory limit (confine) holds
@@ -16,3 +19,7 @@ func setName(string) {}
 // parent-death signal: a runner there notices the bridge is gone when its
 // control socket closes.
 func sysProcAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// unsent is unknown outside Linux: the sink then never writes from the
+// program's goroutine.
+func unsent(net.Conn) int { return -1 }

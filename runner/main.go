@@ -61,7 +61,7 @@ type process struct {
 
 func newProcess(control net.Conn, st *Program) *process {
 	p := &process{start: st, session: native.NewSession(st.Policy), w: bufio.NewWriterSize(control, 64<<10)}
-	p.out = newSink(p.writeLine)
+	p.out = newSink(p.writeLine, func() bool { return unsent(control) == 0 })
 	p.watch = newWatcher(p.session, func(o *Own) { p.writeLine(line(fromRunner{Own: o})) })
 	p.engine = engine.New(p.call, p.emit)
 	return p
@@ -178,7 +178,7 @@ func confine(st *Program) error {
 	if st.MaxStack > 0 {
 		debug.SetMaxStack(st.MaxStack)
 	}
-	if st.MaxMemory > 0 {
+	if st.MaxMemory > 0 && !raceEnabled {
 		// The collector works harder as the program nears the cap, before
 		// the address-space limit makes an allocation fail outright.
 		debug.SetMemoryLimit(st.MaxMemory)

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -20,28 +21,40 @@ const (
 	writeBufSize = 64 << 10
 )
 
-// sink gathers the engine's events and writes them to the bridge from one
-// goroutine, as JSON arrays, one line each. The program never waits for
-// the page: add returns at once, except for an event that must not be lost
-// if the process dies right after (a diagnostic: a panic in a goroutine
-// ends the process), which waits until it is written, within urgentWait.
+// sink gathers the engine's events and writes them to the bridge as JSON
+// arrays, one line each. The program never waits for the page: while a
+// write is under way or one went out less than batchWindow ago, add only
+// queues, and a writer goroutine sends what gathered. After a quiet spell,
+// and when the bridge has read everything written so far (so a write cannot
+// block), the goroutine that adds an event writes it itself, at once: a
+// program that prints and then dies in a way no code of ours survives (the
+// runtime out of memory) still has said its last words. An event that must
+// not be lost to a crash right after it (a diagnostic, a stop) waits until
+// it is written, within urgentWait.
 type sink struct {
 	write func([]byte) error
+	// drained reports whether the bridge has read all that was written:
+	// then a write of one batch fits in the socket's buffer at once.
+	drained func() bool
 
 	mu      sync.Mutex
 	pending []engine.Event
+	spare   []engine.Event  // the last batch's slice, for the next
 	calls   int             // call events in pending
 	output  int             // bytes of output in pending
 	dropped map[uint64]bool // calls left out whose result is still to come: it is left out too
 	skipped engine.Event    // what was left out since the last write
 	queued  uint64          // events added
 	written uint64          // events written (or given up on)
+	writing bool            // a goroutine is writing a batch
+	last    time.Time       // when the last batch was written
+	buf     []byte          // the encoded batch, under writing
 	wake    chan struct{}
 	done    *sync.Cond // signalled after each write
 }
 
-func newSink(write func([]byte) error) *sink {
-	s := &sink{write: write, dropped: map[uint64]bool{}, wake: make(chan struct{}, 1), skipped: engine.Event{Type: engine.TypeSkipped}}
+func newSink(write func([]byte) error, drained func() bool) *sink {
+	s := &sink{write: write, drained: drained, dropped: map[uint64]bool{}, wake: make(chan struct{}, 1), skipped: engine.Event{Type: engine.TypeSkipped}}
 	s.done = sync.NewCond(&s.mu)
 	go s.writer()
 	return s
@@ -71,13 +84,61 @@ func (s *sink) add(e engine.Event) {
 		s.trimLocked()
 	}
 	seq := s.queued
-	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	if !s.writing && (!routine(e) || time.Since(s.last) >= batchWindow) && s.drained() {
+		s.drainLocked() // unlocks
+	} else {
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 	if e.Type == engine.TypeDiagnostic || e.Type == engine.TypePaused {
 		s.waitWritten(seq)
+	}
+}
+
+// drainLocked writes everything that waits, as one batch; s.mu is held on
+// entry and released on return.
+func (s *sink) drainLocked() {
+	s.writing = true
+	batch := s.pending
+	s.pending = s.spare[:0]
+	skipped := s.skipped
+	s.skipped.Calls, s.skipped.Bytes = 0, 0
+	s.calls, s.output = 0, 0
+	seq := s.queued
+	s.mu.Unlock()
+
+	buf := append(s.buf[:0], '[')
+	if skipped.Calls > 0 || skipped.Bytes > 0 {
+		buf = append(skipped.AppendJSON(buf), ',')
+	}
+	for _, e := range batch {
+		buf = append(e.AppendJSON(buf), ',')
+	}
+	if len(buf) > 1 {
+		buf[len(buf)-1] = ']'
+		s.write(append(buf, '\n'))
+	}
+	clear(batch)
+
+	s.mu.Lock()
+	if cap(buf) <= 4*writeBufSize {
+		s.buf = buf // a burst's buffer is not kept
+	}
+	s.spare = batch[:0]
+	s.last = time.Now()
+	s.writing = false
+	s.written = max(s.written, seq)
+	s.done.Broadcast()
+	more := len(s.pending) > 0
+	s.mu.Unlock()
+	if more {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -144,54 +205,27 @@ func (s *sink) flush() {
 	s.waitWritten(seq)
 }
 
-// writer writes what waits, at most once per batchWindow while only
-// routine events wait, at once otherwise.
+// writer writes what gathered while a write was under way or too recent:
+// at most once per batchWindow while only routine events wait, at once
+// otherwise.
 func (s *sink) writer() {
-	var last time.Time
-	var buf []byte
-	var batch []engine.Event
 	for range s.wake {
 		s.mu.Lock()
-		urgent := false
-		for _, e := range s.pending {
-			if !routine(e) {
-				urgent = true
-				break
-			}
+		if s.writing || len(s.pending) == 0 {
+			s.mu.Unlock()
+			continue // the one writing wakes us again if more waits
 		}
+		urgent := slices.ContainsFunc(s.pending, func(e engine.Event) bool { return !routine(e) })
+		wait := batchWindow - time.Since(s.last)
 		s.mu.Unlock()
-		if wait := batchWindow - time.Since(last); !urgent && wait > 0 {
+		if !urgent && wait > 0 {
 			time.Sleep(wait)
 		}
 		s.mu.Lock()
-		batch, s.pending = s.pending, batch[:0]
-		skipped := s.skipped
-		s.skipped.Calls, s.skipped.Bytes = 0, 0
-		s.calls, s.output = 0, 0
-		seq := s.queued
-		s.mu.Unlock()
-
-		buf = append(buf[:0], '[')
-		if skipped.Calls > 0 || skipped.Bytes > 0 {
-			buf = append(skipped.AppendJSON(buf), ',')
+		if s.writing {
+			s.mu.Unlock()
+			continue
 		}
-		for _, e := range batch {
-			buf = append(e.AppendJSON(buf), ',')
-		}
-		if len(buf) > 1 {
-			buf[len(buf)-1] = ']'
-			buf = append(buf, '\n')
-			s.write(buf)
-		}
-		clear(batch)
-		last = time.Now()
-
-		s.mu.Lock()
-		s.written = max(s.written, seq)
-		s.done.Broadcast()
-		s.mu.Unlock()
-		if cap(buf) > 4*writeBufSize {
-			buf = nil // a burst's buffer is not kept
-		}
+		s.drainLocked()
 	}
 }

@@ -70,7 +70,15 @@ func Start(cfg Config, st *Program, h Handlers) (*Process, error) {
 	if len(cfg.Command) == 0 {
 		return nil, errors.New("no runner command")
 	}
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// Close-on-exec, under ForkLock as os/exec does: no other child started
+	// meanwhile may inherit either end (and keep the runner from seeing EOF).
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

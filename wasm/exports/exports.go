@@ -20,8 +20,8 @@ import (
 // after; use Standard for a copy to hand to an interpreter.
 var Symbols = map[string]map[string]reflect.Value{}
 
-// StandardPackages are the import paths of the generated packages. The
-// go:generate lines above and the regeneration test list the same ones.
+// StandardPackages are the import paths of the generated packages, as the
+// generate lines above and the regeneration test list them.
 var StandardPackages = []string{
 	"fmt", "strings", "bytes", "strconv", "errors", "time", "unicode",
 	"unicode/utf8", "bufio", "io", "sync", "sort", "os", "os/signal",
