@@ -6,6 +6,9 @@
 //	solution/main.go  a reference solution; it passes the check
 //	check.go          the checker: real clients against the running server,
 //	                  and questions about the session's call trace
+//	testdata/*.go     wrong programs a hurried learner writes, each of which
+//	                  the check must fail with a message that teaches (its
+//	                  "// want:" line); see flow_test.go
 //
 // The programs are ordinary Go that builds natively (`go build ./...` builds
 // them all) and runs in the playground's interpreter. Lesson NN's server

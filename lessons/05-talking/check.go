@@ -4,6 +4,7 @@ package talking
 
 import (
 	"fmt"
+	"strings"
 
 	"sockstep/lessons/kit"
 	"sockstep/native"
@@ -26,8 +27,9 @@ func Check(c *kit.C) {
 }
 
 // Converse has one client go through lesson 5's conversation: the greeting,
-// two random names, then it closes its sending side and expects the server
-// to close. Lesson 6 uses it too.
+// three to five random names (a server that closes after a fixed number of
+// lines cannot count on two), then it closes its sending side and expects
+// the server to close — only then. Lesson 6 uses it too.
 func Converse(c *kit.C, name string, closeAtEnd bool) {
 	var k *kit.Conn
 	c.Step(name+" is greeted", c.NC(), func() error {
@@ -38,19 +40,29 @@ func Converse(c *kit.C, name string, closeAtEnd bool) {
 		return k.Expect("the greeting", "What is your name?")
 	})
 	defer k.Close()
-	for range 2 {
+	names := 3 + c.Rand().IntN(3)
+	for i := range names {
 		who := c.Word()
-		c.Step(fmt.Sprintf("%s says %q and is answered", name, who), fmt.Sprintf("printf '%s\\n' | %s", who, c.NC()), func() error {
+		c.Step(fmt.Sprintf("%s says %q and is answered", name, who), fmt.Sprintf("printf '%s\\n' | %s", who, c.NCN()), func() error {
 			if err := k.Send(who + "\n"); err != nil {
 				return err
 			}
-			return k.Expect("the answer to "+who, "Hello, "+who+"!")
+			if err := k.Expect("the answer to "+who, "Hello, "+who+"!"); err != nil {
+				if i > 0 && (k.Reset() || strings.Contains(err.Error(), "closed the connection")) {
+					return fmt.Errorf("%v — after %d names; the server should answer every line until the client leaves (read returns 0)", err, i)
+				}
+				return err
+			}
+			if i == names-1 {
+				return k.StillOpen(fmt.Sprintf("after the answer to %q", who))
+			}
+			return nil
 		})
 	}
 	if !closeAtEnd {
 		return
 	}
-	c.Step(name+" leaves and the server closes the connection", c.NC()+"   # then press Ctrl-D", func() error {
+	c.Step(name+" leaves and the server closes the connection", c.NCN()+"   # then press Ctrl-D at the start of a line", func() error {
 		k.CloseWrite()
 		return k.ExpectEOF("the server to close the connection after read returned 0")
 	})

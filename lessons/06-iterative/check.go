@@ -67,7 +67,7 @@ func Check(c *kit.C) {
 // talkAndLeave says one name, hears the answer, and leaves.
 func talkAndLeave(c *kit.C, k *kit.Conn) {
 	who := c.Word()
-	c.Step(fmt.Sprintf("%s says %q, is answered, and leaves", k.Name(), who), fmt.Sprintf("printf '%s\\n' | %s", who, c.NC()), func() error {
+	c.Step(fmt.Sprintf("%s says %q, is answered, and leaves", k.Name(), who), fmt.Sprintf("printf '%s\\n' | %s", who, c.NCN()), func() error {
 		if err := k.Send(who + "\n"); err != nil {
 			return err
 		}

@@ -5,7 +5,6 @@ package concurrent
 
 import (
 	"fmt"
-	"strconv"
 
 	telnet "sockstep/lessons/07-telnet"
 	"sockstep/lessons/kit"
@@ -51,8 +50,23 @@ func Check(c *kit.C) {
 			return err
 		})
 	}
+	// Lesson 7's stage again, on one of the clients held open.
+	telnet.Split(c, clients[0], c.Word(), c.Word(), telnet.Reverse)
+	// Each goroutine owns its client's socket: when the client leaves, the
+	// goroutine must close it. The clients leave in turn, the last first.
+	for i := n - 1; i >= 0; i-- {
+		k := clients[i]
+		c.Step(k.Name()+" leaves, and the server closes its socket", c.NCN()+"   # then press Ctrl-D at the start of a line", func() error {
+			k.CloseWrite()
+			if err := k.ExpectEOF("the server to close the connection once the client left"); err != nil {
+				return fmt.Errorf("%v: when read returns 0, the goroutine serving that client should close its socket (defer syscall.Close(conn) in serve); "+
+					"a socket nobody closes stays open until the program ends, one more for every client", err)
+			}
+			return nil
+		})
+	}
 	c.TraceStep(fmt.Sprintf("%d accepted sockets were open at the same time", n), func(t kit.Trace) error {
-		port, _ := strconv.Atoi(c.Port())
+		port := c.PortNumber()
 		listen, _ := t.Listener(port)
 		if listen < 0 {
 			return t.Errorf("expected a socket bound to port %d and listening, found none", port)
@@ -72,6 +86,21 @@ func Check(c *kit.C) {
 		}
 		if most < n {
 			return t.Errorf("expected %d accepted sockets open at once, found at most %d", n, most)
+		}
+		return nil
+	})
+	c.TraceStep("each accepted socket was closed when its client left", func(t kit.Trace) error {
+		port := c.PortNumber()
+		listen, _ := t.Listener(port)
+		if listen < 0 {
+			return t.Errorf("expected a socket bound to port %d and listening, found none", port)
+		}
+		lfd := t[listen].Call.FD
+		for i := listen + 1; i < len(t); i++ {
+			e := t[i]
+			if e.Call.Op == wire.OpAccept && e.Call.FD == lfd && !e.Result.Failed() && t.ClosedAfter(i, e.Result.Ret) < 0 {
+				return t.Errorf("%s: expected close(%d) once that client left, found none", kit.Line(e), e.Result.Ret)
+			}
 		}
 		return nil
 	})

@@ -1,6 +1,15 @@
 // Package kit is what every lesson's checker is written with: steps that
 // report one by one, real TCP clients that retry while the server starts and
-// say what they waited for, and questions about the session's call trace.
+// say what they waited for, questions about the session's call trace, and
+// the kernel's own view of the port under test (sockets.go), which needs no
+// trace.
+//
+// A check must leave nothing behind that changes the next run: its clients
+// reset a connection the server closed first, rather than leave the
+// server's end in TIME_WAIT, where it would stop a program without
+// SO_REUSEADDR from binding its port for a minute (Conn.Close). And when
+// nothing listens, it says why — the failed bind or listen from the trace,
+// or what lingers on the port — rather than a bare "connection refused".
 //
 // A checker is a plain function of a *C. It runs its steps in order and
 // stops at the first that fails: later steps usually need the earlier ones
@@ -12,8 +21,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -108,8 +119,18 @@ func (c *C) Addr() string { return c.target.Addr }
 func (c *C) Host() string { h, _, _ := net.SplitHostPort(c.target.Addr); return h }
 func (c *C) Port() string { _, p, _ := net.SplitHostPort(c.target.Addr); return p }
 
-// NC is the nc command that talks to the server under test.
+// NC is the nc command that talks to the server under test, for typing
+// into.
 func (c *C) NC() string { return "nc " + c.Host() + " " + c.Port() }
+
+// NCN is the nc command for input that ends (a pipe, or Ctrl-D): -N has
+// netcat-openbsd, the nc of Debian and Ubuntu, close its sending side at the
+// end of its input, so the server's read returns 0. Without it nc keeps the
+// connection open and both sides wait for ever.
+func (c *C) NCN() string { return "nc -N " + c.Host() + " " + c.Port() }
+
+// PortNumber is the port under test as a number.
+func (c *C) PortNumber() int { p, _ := strconv.Atoi(c.Port()); return p }
 
 // Rand is this check's own random source: inputs change every run, so an
 // answer cannot be written into the program.
@@ -158,11 +179,19 @@ func (c *C) TraceStep(name string, f func(Trace) error) {
 	c.Step(name, "", func() error {
 		// The server may answer a client a moment before its call is in
 		// the trace (a close is recorded when it returns): ask again for a
-		// little while before failing.
-		deadline := time.Now().Add(traceWait)
+		// little while before failing. A program the page has just started
+		// (lessons 1 and 2 have no server to wait for) may not have made
+		// its first call yet: while the trace is empty, wait as long as for
+		// a server to start.
+		start := time.Now()
 		for {
-			err := f(Trace(c.target.Trace()))
-			if err == nil || time.Now().After(deadline) || c.ctx.Err() != nil {
+			t := Trace(c.target.Trace())
+			err := f(t)
+			wait := traceWait
+			if len(t) == 0 {
+				wait = StartWait
+			}
+			if err == nil || time.Since(start) > wait || c.ctx.Err() != nil {
 				return err
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -172,6 +201,14 @@ func (c *C) TraceStep(name string, f func(Trace) error) {
 
 // traceWait bounds how long a trace step waits for the calls it looks for.
 const traceWait = time.Second
+
+// Trace is the session's trace now, or nil outside the playground.
+func (c *C) Trace() Trace {
+	if !c.HasTrace() {
+		return nil
+	}
+	return Trace(c.target.Trace())
+}
 
 // Dial connects to the server, retrying while nothing listens yet (the
 // program may still be starting), for at most StartWait.
@@ -196,7 +233,7 @@ func (c *C) Dial() (net.Conn, error) {
 		case c.ctx.Err() != nil:
 			return nil, fmt.Errorf("connect to %s: the check was cancelled", c.target.Addr)
 		case expired && refused:
-			return nil, fmt.Errorf("nothing listens on %s: connections were refused for %s (did the program start, and does it call listen? did it exit?)", c.target.Addr, StartWait)
+			return nil, c.NotListening()
 		case expired:
 			return nil, fmt.Errorf("waited %s to connect to %s: the kernel did not complete the connection (is the listen queue full?)", StartWait, c.target.Addr)
 		case !retry:
@@ -206,6 +243,45 @@ func (c *C) Dial() (net.Conn, error) {
 		case <-ctx.Done():
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+// NotListening explains why nothing listens on the address under test: from
+// the trace, the call that failed or the one that is missing (the errno,
+// what it means, what to do); natively, what the kernel still holds on the
+// port.
+func (c *C) NotListening() error {
+	msg := fmt.Sprintf("nothing listens on %s: connections were refused for %s", c.target.Addr, StartWait)
+	if t := c.Trace(); c.HasTrace() {
+		if why := t.WhyNotListening(c.PortNumber()); why != "" {
+			return fmt.Errorf("%s: %s", msg, why)
+		}
+	}
+	if why := lingering(c.PortNumber()); why != "" {
+		return fmt.Errorf("%s; %s", msg, why)
+	}
+	return fmt.Errorf("%s (did the program start? does it bind this port and call listen? did it end?)", msg)
+}
+
+// WaitListening waits, for at most StartWait, until a socket listens on the
+// address under test, without connecting to it (a connection would take a
+// place in its queue), and returns it. ok is false when the kernel's view
+// is not available here: the caller must connect to find out.
+func (c *C) WaitListening() (s Socket, ok bool, err error) {
+	deadline := time.Now().Add(StartWait)
+	for {
+		s, found, err := Listening(c.Host(), c.PortNumber())
+		switch {
+		case err != nil:
+			return Socket{}, false, nil
+		case found:
+			return s, true, nil
+		case c.ctx.Err() != nil:
+			return Socket{}, true, fmt.Errorf("waiting for %s to listen: the check was cancelled", c.target.Addr)
+		case time.Now().After(deadline):
+			return Socket{}, true, c.NotListening()
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -221,6 +297,58 @@ type Conn struct {
 	r       *bufio.Reader
 	name    string // "the client", "client 2 of 3": how messages name it
 	lastErr error  // of the last read
+	// serverClosed: a read met the end of the stream or a reset; the
+	// server's end is closed.
+	serverClosed bool
+}
+
+// Close ends the client's connection, and leaves nothing on the server's
+// port. When the server closed first (it said goodbye, or was told to), a
+// plain close from the client would put the server's end in TIME_WAIT for
+// 60 s, and a server started again meanwhile without SO_REUSEADDR could not
+// bind its port: the next Check of a fixed program would fail for a reason
+// that is not in it. So the client then resets the connection, which ends
+// the server's end at once. Otherwise — the server still talks — it closes
+// as nc does, and the server reads 0.
+func (k *Conn) Close() error {
+	if !k.serverClosed {
+		k.drain()
+	}
+	if k.serverClosed {
+		return Abort(k.Conn)
+	}
+	return k.Conn.Close()
+}
+
+// drain reads, without waiting, what has arrived, to learn whether the
+// server's end of stream is among it.
+func (k *Conn) drain() {
+	for range 64 {
+		k.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+		_, err := k.r.Discard(k.r.Buffered() + 1)
+		if err != nil {
+			k.sawEnd(err)
+			return
+		}
+	}
+}
+
+// sawEnd notes a read's error: an end of stream or a reset closes the
+// server's end.
+func (k *Conn) sawEnd(err error) {
+	k.lastErr = err
+	if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+		k.serverClosed = true
+	}
+}
+
+// Abort closes conn with a reset (SO_LINGER 0) rather than a FIN: nothing of
+// the connection stays behind on either side.
+func Abort(conn net.Conn) error {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetLinger(0)
+	}
+	return conn.Close()
 }
 
 // Client connects (see Dial) and names the client for messages.
@@ -231,6 +359,10 @@ func (c *C) Client(name string) (*Conn, error) {
 	}
 	return &Conn{Conn: conn, r: bufio.NewReader(conn), name: name}, nil
 }
+
+// Reader is the client's buffered reader: read through it, not the
+// connection, so that nothing already buffered is lost.
+func (k *Conn) Reader() *bufio.Reader { return k.r }
 
 // Name is how messages name the client.
 func (k *Conn) Name() string { return k.name }
@@ -263,7 +395,7 @@ func (k *Conn) Reset() bool { return errors.Is(k.lastErr, syscall.ECONNRESET) }
 func (k *Conn) Line(what string) (string, error) {
 	k.SetReadDeadline(time.Now().Add(ReplyWait))
 	line, err := k.r.ReadString('\n')
-	k.lastErr = err
+	k.sawEnd(err)
 	switch {
 	case err == nil:
 		// Exactly one line ending, "\n" or "\r\n": a stray "\r" left in
@@ -296,6 +428,7 @@ func (k *Conn) Expect(what, want string) error {
 func (k *Conn) ExpectEOF(what string) error {
 	k.SetReadDeadline(time.Now().Add(ReplyWait))
 	rest, err := k.r.ReadString(0)
+	k.sawEnd(err)
 	switch {
 	case err == nil || (rest != "" && !isTimeout(err)):
 		return fmt.Errorf("%s expected %s, but got more data first: %q", k.name, what, rest)
@@ -303,6 +436,42 @@ func (k *Conn) ExpectEOF(what string) error {
 		return fmt.Errorf("%s waited %s for %s; the connection stayed open", k.name, ReplyWait, what)
 	}
 	return nil // io.EOF or a reset: closed
+}
+
+// StillOpen checks that the server has not closed the connection on a
+// client that has not left: it waits a moment (stillOpenWait) for an end of
+// stream that should not come. A server that is right never fails it; one
+// that closes after a fixed number of lines is caught when its close
+// follows its last answer within that moment, as it does on loopback.
+// when says what the client has just done, for the error.
+func (k *Conn) StillOpen(when string) error {
+	k.SetReadDeadline(time.Now().Add(stillOpenWait))
+	_, err := k.r.Peek(1)
+	if err == nil || isTimeout(err) {
+		return nil // open: quiet, or more to read, which the next step judges
+	}
+	k.sawEnd(err)
+	return fmt.Errorf("%s: the server closed the connection although %s had not left (%v); close a client's socket when its read returns 0, not after a number of lines", when, k.name, err)
+}
+
+// stillOpenWait is how long StillOpen listens for a close.
+const stillOpenWait = 200 * time.Millisecond
+
+// Early reports whether the server has sent something, or closed, within
+// wait: for a probe that expects silence, such as a request not yet
+// complete. It reads nothing away.
+func (k *Conn) Early(wait time.Duration) (string, bool) {
+	k.SetReadDeadline(time.Now().Add(wait))
+	_, err := k.r.Peek(1)
+	switch {
+	case err == nil:
+		b, _ := k.r.Peek(k.r.Buffered())
+		return string(b), true
+	case isTimeout(err):
+		return "", false
+	}
+	k.sawEnd(err)
+	return "", true
 }
 
 func isTimeout(err error) bool {
@@ -319,7 +488,7 @@ func (c *C) Closed() error {
 		if err != nil {
 			return nil
 		}
-		conn.Close()
+		Abort(conn)
 		if time.Now().After(deadline) || c.ctx.Err() != nil {
 			return fmt.Errorf("%s still accepts connections %s later: the listener was not closed", c.target.Addr, StartWait)
 		}

@@ -34,7 +34,22 @@ func main() {
 			who = fmt.Sprintf("%d.%d.%d.%d:%d", p.Addr[0], p.Addr[1], p.Addr[2], p.Addr[3], p.Port)
 		}
 		fmt.Println("accepted", who, "as descriptor", conn)
-		syscall.Write(conn, []byte("you are "+who+"\n"))
+		if err := writeAll(conn, []byte("you are "+who+"\n")); err != nil {
+			fmt.Println("write:", err)
+		}
 		syscall.Close(conn)
 	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

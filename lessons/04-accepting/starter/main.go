@@ -26,7 +26,21 @@ func main() {
 
 	for {
 		// TODO: accept a client with syscall.Accept, write it the line
-		// "you are A.B.C.D:PORT\n" with its address, and close its socket.
+		// "you are A.B.C.D:PORT\n" with its address (use writeAll), and
+		// close its socket.
 		time.Sleep(time.Second)
 	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -31,7 +31,10 @@ func main() {
 		return
 	}
 	defer syscall.Close(conn)
-	syscall.Write(conn, []byte("What is your name?\n"))
+	if err := writeAll(conn, []byte("What is your name?\n")); err != nil {
+		fmt.Println("write:", err)
+		return
+	}
 
 	buf := make([]byte, 1024)
 	for {
@@ -45,6 +48,22 @@ func main() {
 			return
 		}
 		name := strings.TrimRight(string(buf[:n]), "\r\n")
-		syscall.Write(conn, []byte("Hello, "+name+"!\n"))
+		if err := writeAll(conn, []byte("Hello, "+name+"!\n")); err != nil {
+			fmt.Println("write:", err)
+			return
+		}
 	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -30,8 +30,24 @@ func main() {
 		return
 	}
 	defer syscall.Close(conn)
-	syscall.Write(conn, []byte("What is your name?\n"))
+	if err := writeAll(conn, []byte("What is your name?\n")); err != nil {
+		fmt.Println("write:", err)
+		return
+	}
 
 	// TODO: read from conn in a loop. For each name, write "Hello, NAME!\n".
 	// When Read returns 0, the client has closed: stop.
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

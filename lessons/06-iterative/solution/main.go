@@ -38,7 +38,9 @@ func main() {
 
 // talk greets one client and answers each name it sends, until it closes.
 func talk(conn int) {
-	syscall.Write(conn, []byte("What is your name?\n"))
+	if writeAll(conn, []byte("What is your name?\n")) != nil {
+		return
+	}
 	buf := make([]byte, 1024)
 	for {
 		n, err := syscall.Read(conn, buf)
@@ -46,6 +48,21 @@ func talk(conn int) {
 			return
 		}
 		name := strings.TrimRight(string(buf[:n]), "\r\n")
-		syscall.Write(conn, []byte("Hello, "+name+"!\n"))
+		if writeAll(conn, []byte("Hello, "+name+"!\n")) != nil {
+			return
+		}
 	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

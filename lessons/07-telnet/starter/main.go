@@ -46,7 +46,9 @@ func serve(conn int) {
 		// TODO: this treats whatever one read returns as one line. Keep the
 		// bytes in a buffer, answer each complete line (up to '\n', without
 		// a '\r' before it), and keep the rest for the next read.
-		syscall.Write(conn, []byte(reverse(string(buf[:n]))))
+		if writeAll(conn, []byte(reverse(string(buf[:n])))) != nil {
+			return
+		}
 	}
 }
 
@@ -57,4 +59,17 @@ func reverse(s string) string {
 		r[i], r[j] = r[j], r[i]
 	}
 	return string(r)
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -63,10 +63,12 @@ func serve(conn int) bool {
 			line := strings.TrimSuffix(string(pending[:i]), "\r")
 			pending = pending[i+1:]
 			if line == "shutdown" {
-				syscall.Write(conn, []byte("bye\r\n"))
+				writeAll(conn, []byte("bye\r\n"))
 				return true
 			}
-			syscall.Write(conn, []byte(reverse(line)+"\r\n"))
+			if writeAll(conn, []byte(reverse(line)+"\r\n")) != nil {
+				return false
+			}
 		}
 	}
 }
@@ -78,4 +80,17 @@ func reverse(s string) string {
 		r[i], r[j] = r[j], r[i]
 	}
 	return string(r)
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

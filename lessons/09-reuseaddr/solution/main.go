@@ -25,7 +25,9 @@ func serveOne(round int) bool {
 		return false
 	}
 	defer syscall.Close(fd)
-	// Bind even while an old connection of this port is in TIME_WAIT.
+	// Bind even while an old connection of this port lingers: it needs this
+	// on the new socket, and — set here, on the listener — on the socket the
+	// next round's leftover comes from.
 	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
 		fmt.Println("setsockopt:", err)
 		return false
@@ -45,7 +47,22 @@ func serveOne(round int) bool {
 		fmt.Println("accept:", err)
 		return false
 	}
-	syscall.Write(conn, []byte("round "+strconv.Itoa(round)+"\n"))
-	syscall.Close(conn) // the server closes first: this connection goes to TIME_WAIT
+	if err := writeAll(conn, []byte("round "+strconv.Itoa(round)+"\n")); err != nil {
+		fmt.Println("write:", err)
+	}
+	syscall.Close(conn) // the server closes first: its end of the connection lingers (TIME_WAIT)
 	return true
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

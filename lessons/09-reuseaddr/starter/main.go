@@ -26,7 +26,8 @@ func serveOne(round int) bool {
 	}
 	defer syscall.Close(fd)
 	// TODO: let the socket bind while an old connection on the port is in
-	// TIME_WAIT: set SO_REUSEADDR on fd, before bind.
+	// TIME_WAIT: set SO_REUSEADDR on fd, before bind. (Every round's socket:
+	// the old connection must come from a listener that set it too.)
 	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9009, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
 		fmt.Println("round", round, "bind:", err)
 		return false
@@ -42,7 +43,22 @@ func serveOne(round int) bool {
 		fmt.Println("accept:", err)
 		return false
 	}
-	syscall.Write(conn, []byte("round "+strconv.Itoa(round)+"\n"))
-	syscall.Close(conn) // the server closes first: this connection goes to TIME_WAIT
+	if err := writeAll(conn, []byte("round "+strconv.Itoa(round)+"\n")); err != nil {
+		fmt.Println("write:", err)
+	}
+	syscall.Close(conn) // the server closes first: its end of the connection lingers (TIME_WAIT)
 	return true
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

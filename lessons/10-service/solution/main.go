@@ -61,12 +61,37 @@ func serve(conn int) {
 			}
 			line := strings.TrimSpace(string(pending[:i]))
 			pending = pending[i+1:]
-			fmt.Println("a client asks for", line)
-			answer := "unknown"
-			if port, err := net.LookupPort("tcp", line); err == nil {
-				answer = strconv.Itoa(port)
+			fmt.Printf("a client asks for %q\n", line)
+			if writeAll(conn, []byte(portOf(line)+"\r\n")) != nil {
+				return
 			}
-			syscall.Write(conn, []byte(answer+"\r\n"))
 		}
 	}
+}
+
+// portOf answers one line: the port of the service it names, or "unknown".
+// net.LookupPort takes more than names — a number is its own answer, and
+// natively "" gives 0 — so what is not a name is not looked up.
+func portOf(name string) string {
+	if _, err := strconv.Atoi(name); err == nil || name == "" {
+		return "unknown"
+	}
+	port, err := net.LookupPort("tcp", name)
+	if err != nil {
+		return "unknown"
+	}
+	return strconv.Itoa(port)
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -59,11 +59,28 @@ func serve(conn int) {
 			}
 			line := strings.TrimSpace(string(pending[:i]))
 			pending = pending[i+1:]
-			fmt.Println("a client asks for", line)
+			fmt.Printf("a client asks for %q\n", line)
 			// TODO: look the service up with net.LookupPort("tcp", line) and
-			// answer its port number; keep "unknown" for names not found.
+			// answer its port number; keep "unknown" for names not found,
+			// and for lines that are not names: empty, or a number (which
+			// LookupPort would hand back as it is).
 			answer := "unknown"
-			syscall.Write(conn, []byte(answer+"\r\n"))
+			if writeAll(conn, []byte(answer+"\r\n")) != nil {
+				return
+			}
 		}
 	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

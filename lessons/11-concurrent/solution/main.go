@@ -55,7 +55,9 @@ func serve(conn int) {
 			}
 			line := strings.TrimSuffix(string(pending[:i]), "\r")
 			pending = pending[i+1:]
-			syscall.Write(conn, []byte(reverse(line)+"\r\n"))
+			if writeAll(conn, []byte(reverse(line)+"\r\n")) != nil {
+				return
+			}
 		}
 	}
 }
@@ -67,4 +69,17 @@ func reverse(s string) string {
 		r[i], r[j] = r[j], r[i]
 	}
 	return string(r)
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

@@ -94,5 +94,20 @@ func respond(conn int, status, body string) {
 		"Content-Type: text/plain; charset=utf-8\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n" +
 		"Connection: close\r\n\r\n"
-	syscall.Write(conn, []byte(head+body))
+	if err := writeAll(conn, []byte(head+body)); err != nil {
+		fmt.Println("write:", err)
+	}
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
 }

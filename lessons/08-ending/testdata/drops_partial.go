@@ -1,0 +1,104 @@
+// Wrong for lesson 8: lesson 8's server, whose line handling answers the
+// complete lines of each read and drops the start of the next — lesson 7's
+// stage, which the check runs again.
+//
+// want: the server lost
+// native: fail
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9008, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		fmt.Println("bind:", err)
+		syscall.Close(fd)
+		return
+	}
+	if err := syscall.Listen(fd, 5); err != nil {
+		fmt.Println("listen:", err)
+		syscall.Close(fd)
+		return
+	}
+	fmt.Println("listening on 127.0.0.1:9008")
+
+	for {
+		conn, _, err := syscall.Accept(fd)
+		if err != nil {
+			fmt.Println("accept:", err)
+			break
+		}
+		shutdown := serve(conn)
+		syscall.Close(conn)
+		if shutdown {
+			fmt.Println("a client asked for a shutdown")
+			break
+		}
+	}
+	syscall.Close(fd) // new clients are refused from here on
+	fmt.Println("listener closed; goodbye")
+}
+
+// serve answers each line of one client reversed, until it leaves or sends
+// "shutdown"; it reports whether the client asked for a shutdown.
+func serve(conn int) bool {
+	buf := make([]byte, 1024)
+	var pending []byte
+	for {
+		n, err := syscall.Read(conn, buf)
+		if err != nil || n == 0 {
+			return false
+		}
+		pending = append(pending, buf[:n]...)
+		if bytes.IndexByte(pending, '\n') < 0 {
+			continue // a line in pieces: wait for its end
+		}
+		for {
+			i := bytes.IndexByte(pending, '\n')
+			if i < 0 {
+				break
+			}
+			line := strings.TrimSuffix(string(pending[:i]), "\r")
+			pending = pending[i+1:]
+			if line == "shutdown" {
+				writeAll(conn, []byte("bye\r\n"))
+				return true
+			}
+			if writeAll(conn, []byte(reverse(line)+"\r\n")) != nil {
+				return false
+			}
+		}
+		pending = nil // wrong: the start of the next line is lost
+	}
+}
+
+// reverse returns s backwards: "hello" → "olleh".
+func reverse(s string) string {
+	r := []rune(s)
+	for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
+		r[i], r[j] = r[j], r[i]
+	}
+	return string(r)
+}
+
+// writeAll writes all of b, however many calls it takes: Write may take
+// fewer bytes than it was given (a short write).
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		n, err := syscall.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}
