@@ -86,7 +86,7 @@ func webSocketFloor(ctx context.Context, p *page) (p50, p99, cpu time.Duration, 
 	go srv.Serve(ln)
 	defer srv.Close()
 
-	before, _ := workerThreads() // the playground's worker, which navigating away ends
+	before, _ := p.rendererThreads() // the playground's worker, which navigating away ends
 	if err := navigate(p, "http://"+ln.Addr().String()+"/"); err != nil {
 		return 0, 0, 0, err
 	}
@@ -104,12 +104,12 @@ func webSocketFloor(ctx context.Context, p *page) (p50, p99, cpu time.Duration, 
 	a, _ := strconv.ParseInt(m[1], 10, 64)
 	b, _ := strconv.ParseInt(m[2], 10, 64)
 	// Read while the floor's worker lives: the one thread that was not there before.
-	after, err := workerThreads()
+	after, err := p.rendererThreads()
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	for id, th := range after {
-		if _, old := before[id]; !old {
+		if _, old := before[id]; th.worker && !old {
 			cpu += th.cpu
 		}
 	}

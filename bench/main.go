@@ -1,16 +1,21 @@
 // Command bench measures sockstep end to end — the page in headless
-// Chromium, the relay over the WebSocket, the bridge on the host kernel —
-// against native Go on the same machine, and prints one table. Every figure
-// comes from this one run. `make bench` builds what it needs and runs it.
+// Chromium, the learner's program in a runner process the bridge starts
+// (the host runner, the default) and in the page's worker (the in-page
+// runner, relaying each call over the WebSocket), the bridge on the host
+// kernel — against native Go on the same machine, and prints one table.
+// Every figure comes from this one run. `make bench` builds what it needs
+// and runs it.
 //
 // It launches bin/sockstep as a learner does, drives the page through its
-// automation hooks (data-testid, window.sockstep.view, and the page's
-// "sockstep:ready" and "sockstep:started" performance marks), and times the kernel's view of
+// automation hooks (data-testid — runner, pid, current-line among them —,
+// window.sockstep.view, and the page's "sockstep:ready" and
+// "sockstep:started" performance marks), and times the kernel's view of
 // sockets from here. Loopback only; every loop is bounded.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -30,6 +35,7 @@ type options struct {
 	runs     int
 	duration time.Duration
 	sessions int
+	steps    int
 	verbose  bool
 }
 
@@ -38,11 +44,13 @@ func main() {
 	flag.StringVar(&o.bridge, "bridge", "bin/sockstep", "the bridge `binary` to measure")
 	flag.StringVar(&o.chromium, "chromium", "/usr/bin/chromium", "the `browser` to drive")
 	flag.IntVar(&o.loads, "loads", 5, "cold loads of the page, each with a fresh profile")
-	flag.IntVar(&o.runs, "runs", 5, "presses of Run for run-to-listening")
+	flag.IntVar(&o.runs, "runs", 5, "presses of Run for run-to-listening, with each runner")
+	flag.IntVar(&o.steps, "steps", 20, "presses of Step for step latency, with each runner (at most 20)")
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "how long each throughput figure runs")
 	flag.IntVar(&o.sessions, "sessions", 32, "idle sessions for the memory figure")
 	flag.BoolVar(&o.verbose, "v", false, "also print the round-trip program's output panel")
 	flag.Parse()
+	o.steps = min(max(o.steps, 1), 20)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -70,7 +78,7 @@ func progress(format string, args ...any) {
 // has so far with it.
 func measure(ctx context.Context, o options) (*table, error) {
 	t := &table{}
-	t.header = fmt.Sprintf("sockstep bench — %s/%s, %d cores, %s, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
+	t.header = fmt.Sprintf("sockstep bench — %s/%s, %d cores, %s, %s; targets are the host runner's", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.Version(), time.Now().UTC().Format("2006-01-02"))
 
 	b, err := startBridge(ctx, o.bridge)
 	if err != nil {
@@ -91,25 +99,17 @@ func measure(ctx context.Context, o options) (*table, error) {
 	if enc == "" {
 		enc = "uncompressed"
 	}
-	t.add(row{name: "engine.wasm, raw", value: mb(raw)})
-	t.add(row{name: "engine.wasm as served (" + enc + ")", value: mb(wire), target: "≤ 3 MB", met: wire <= 3_000_000})
+	t.add(row{name: "engine.wasm, raw", host: mb(raw)})
+	t.add(row{name: "engine.wasm as served (" + enc + ")", host: mb(wire), target: "≤ 3 MB", met: wire <= 3_000_000})
 
-	progress("cold start: %d loads, each with a fresh profile", o.loads)
-	var starts []time.Duration
-	for range o.loads {
-		p, err := openBrowser(ctx, o.chromium)
-		if err != nil {
-			return t, err
-		}
-		d, err := p.open(b.url)
-		p.close()
-		if err != nil {
-			return t, err
-		}
-		starts = append(starts, d)
+	progress("page ready: %d loads, each in a fresh profile, with each runner", o.loads)
+	hostLoads, pageLoads, err := pageReady(ctx, o, b)
+	ready := latencyRow(row{name: fmt.Sprintf("page ready, open → ready (median of %d)", o.loads)}, readyTimes(hostLoads), readyTimes(pageLoads), 500*time.Millisecond)
+	ready.note = perRunner(loadNote(hostLoads), loadNote(pageLoads))
+	t.add(ready)
+	if err != nil {
+		return t, err
 	}
-	cold := median(starts)
-	t.add(row{name: fmt.Sprintf("cold start, open → ready (median of %d)", o.loads), value: ms(cold), note: "min " + ms(slices.Min(starts)) + ", max " + ms(slices.Max(starts)), target: "≤ 1 s", met: cold <= time.Second})
 
 	p, err := openBrowser(ctx, o.chromium)
 	if err != nil {
@@ -119,174 +119,171 @@ func measure(ctx context.Context, o options) (*table, error) {
 	if _, err := p.open(b.url); err != nil {
 		return t, err
 	}
-
 	port, err := freePort()
 	if err != nil {
 		return t, err
 	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	progress("run to listening: %d runs of the echo server on %s", o.runs, addr)
-	if err := p.setSource(echoOn(port)); err != nil {
-		return t, err
-	}
-	var toListen []time.Duration
-	for i := range o.runs {
-		if i > 0 {
-			if err := p.stop(); err != nil {
-				return t, err
-			}
-			if _, err := waitListening(port, false, 5*time.Second); err != nil {
-				return t, err
-			}
-		}
-		start := time.Now()
-		if err := p.press("run"); err != nil {
-			return t, err
-		}
-		at, err := waitListening(port, true, 20*time.Second)
+	// Each runner in turn; one that fails leaves its cells empty, and the
+	// others are still measured.
+	var errs []error
+	fig := map[string]*figures{}
+	for _, r := range runners {
+		f, err := measureRunner(ctx, o, p, b, r, port)
+		fig[r] = f
 		if err != nil {
-			return t, err
+			errs = append(errs, fmt.Errorf("%s runner: %w", r, err))
+			// Leave nothing running for the next runner.
+			if busy, _ := eval[bool](p, statusIs("running")+" || "+statusIs("paused")); busy && stopListening(p, port) != nil {
+				p.open(b.url)
+			}
 		}
-		toListen = append(toListen, at.Sub(start))
 	}
-	listen := median(toListen)
-	t.add(row{name: fmt.Sprintf("run → listening (median of %d)", o.runs), value: ms(listen), note: "min " + ms(slices.Min(toListen)) + ", max " + ms(slices.Max(toListen)), target: "≤ 150 ms", met: listen <= 150*time.Millisecond})
+	native, err := measureNative(ctx, o)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	host, page := fig["host"], fig["page"]
 
-	native, err := startNativeEcho()
-	if err != nil {
-		return t, err
+	listen := latencyRow(row{name: fmt.Sprintf("run → listening (median of %d)", o.runs)}, host.toListen, page.toListen, 50*time.Millisecond)
+	if len(host.toPid) > 0 { // the runner process started, then it readied the interpreter, compiled, ran to listen
+		listen.note = perRunner(spread(host.toListen)+"; the page showed the runner's pid after "+ms(median(host.toPid))+" (median)", spread(page.toListen))
 	}
-	defer native.close()
-
-	progress("echo, 1 client, %s each: the learner's echo server, then native", o.duration)
-	cpuBefore, cpuErr := readCPU(b.pid())
-	one, err := pingPong(ctx, addr, 1, o.duration)
-	if err != nil {
-		return t, err
+	t.add(listen)
+	echo1 := rateRow(row{name: "echo 64 B ping-pong, 1 client"}, host.one, page.one, native.one, perSec, 0.40)
+	echo1.note = perRunner(host.oneNote, page.oneNote)
+	t.add(echo1)
+	echo32 := rateRow(row{name: "echo 64 B ping-pong, 32 clients"}, host.many, page.many, native.many, perSec, 0.40)
+	echo32.note = perRunner(host.manyNote, page.manyNote)
+	t.add(echo32)
+	t.add(rateRow(row{name: "bulk echo, 64 KiB writes, 1 client"}, host.bulk, page.bulk, native.bulk, mbPerSec, 0.30))
+	if s := page.batching; s != nil {
+		t.add(row{name: "batching, 32 clients (records per frame)", page: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("in-page: %d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
 	}
-	oneCPU := cpuNote(cpuBefore, cpuErr, b.pid(), one*o.duration.Seconds())
-	oneNative, err := pingPong(ctx, native.addr(), 1, o.duration)
-	if err != nil {
-		return t, err
-	}
-	t.add(row{name: "echo 64 B ping-pong, 1 client", value: perSec(one), native: perSec(oneNative), ratio: pct(one / oneNative), target: "≥ 3,000/s", met: one >= 3000, note: oneCPU})
-
-	progress("echo, 32 clients, and bulk: a goroutine-per-client echo server, then native")
-	if err := p.stop(); err != nil {
-		return t, err
-	}
-	if _, err := waitListening(port, false, 5*time.Second); err != nil {
-		return t, err
-	}
-	if err := p.setSource(concurrentEchoOn(port)); err != nil {
-		return t, err
-	}
-	if err := p.press("run"); err != nil {
-		return t, err
-	}
-	if _, err := waitListening(port, true, 20*time.Second); err != nil {
-		return t, err
-	}
-	cpuBefore, cpuErr = readCPU(b.pid())
-	many, err := pingPong(ctx, addr, 32, o.duration)
-	if err != nil {
-		return t, err
-	}
-	manyCPU := cpuNote(cpuBefore, cpuErr, b.pid(), many*o.duration.Seconds())
-	bulkRate, err := bulk(ctx, addr, o.duration)
-	if err != nil {
-		return t, err
-	}
-	closedBefore := len(sessionStats(b.stderrLines()))
-	if err := p.stop(); err != nil {
-		return t, err
-	}
-	manyNative, err := pingPong(ctx, native.addr(), 32, o.duration)
-	if err != nil {
-		return t, err
-	}
-	bulkNative, err := bulk(ctx, native.addr(), o.duration)
-	if err != nil {
-		return t, err
-	}
-	t.add(row{name: "echo 64 B ping-pong, 32 clients", value: perSec(many), native: perSec(manyNative), ratio: pct(many / manyNative), target: "≥ 25% of native", met: many/manyNative >= 0.25, note: manyCPU})
-	t.add(row{name: "bulk echo, 64 KiB writes, 1 client", value: fmt.Sprintf("%.1f MB/s", bulkRate), native: fmt.Sprintf("%.0f MB/s", bulkNative), ratio: pct(bulkRate / bulkNative)})
-	// The session of the 32 clients logs its frame counts when Stop ends it.
-	deadline := time.Now().Add(5 * time.Second)
-	for len(sessionStats(b.stderrLines())) <= closedBefore && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if stats := sessionStats(b.stderrLines()); len(stats) > closedBefore {
-		s := stats[len(stats)-1]
-		t.add(row{name: "batching under that load (records per frame)", value: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("%d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
-	}
-
 	for _, l := range b.stderrLines() {
 		if strings.Contains(l, "slowing its calls") {
-			// The figures would measure the cap, not the relay.
+			// The figures would measure the cap, not the runner.
 			t.header += "\nWARNING: the bridge's --max-calls-per-second cap slowed a measured program"
 			break
 		}
 	}
+	rtt := row{name: "call round trip (getsockname), p50 / p99"}
+	if host.rtt50 > 0 {
+		rtt.host = us(host.rtt50) + " / " + us(host.rtt99)
+	}
+	if page.rtt50 > 0 {
+		rtt.page = us(page.rtt50) + " / " + us(page.rtt99)
+	}
+	t.add(rtt)
 
-	progress("call round trip: relayed getsockname timed inside the interpreter")
-	if err := p.setSource(roundTrip); err != nil {
-		return t, err
-	}
-	if err := p.press("run"); err != nil {
-		return t, err
-	}
-	if err := p.waitFor(`/round trip p50=\d+ p99=\d+ ns|getsockname:|socket:/.test(document.querySelector('[data-testid="output"]').textContent)`, 2*time.Minute); err != nil {
-		return t, fmt.Errorf("round trip program: %w", err)
-	}
-	out, err := p.output()
-	if err != nil {
-		return t, err
-	}
-	if o.verbose {
-		fmt.Fprintln(os.Stderr, out)
-	}
-	m := regexp.MustCompile(`round trip p50=(\d+) p99=(\d+) ns`).FindStringSubmatch(out)
-	if m == nil {
-		return t, fmt.Errorf("round trip program printed: %s", out)
-	}
-	p50, _ := strconv.ParseInt(m[1], 10, 64)
-	p99, _ := strconv.ParseInt(m[2], 10, 64)
-	t.add(row{name: "call round trip (getsockname), p50 / p99", value: us(time.Duration(p50)) + " / " + us(time.Duration(p99)), target: "p50 ≤ 250 µs", met: time.Duration(p50) <= 250*time.Microsecond})
-
-	progress("the floor: a bare WebSocket round trip from a worker in the same browser")
-	f50, f99, floorCPU, err := webSocketFloor(ctx, p)
-	if err != nil {
-		return t, err
-	}
-	t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", value: us(f50) + " / " + us(f99), note: fmt.Sprintf("a worker and a Go server ping-pong 64 bytes, no engine: what a relayed call cannot beat; the worker's CPU per round trip: %s", us(floorCPU))})
-	// An echo is a read and a write in turn: two round trips at the least.
-	t.add(row{name: "  ceiling: 1-client echo at the floor", value: perSec(float64(time.Second) / float64(2*f50)), note: "two bare round trips an echo (read, then write): what the 1-client figure cannot beat"})
-	p.close()
-
-	progress("stepping overhead, natively and under js/wasm")
-	for _, r := range stepping(ctx) {
-		t.add(r)
-	}
-
-	progress("bridge memory: %d idle sessions on a fresh bridge", o.sessions)
-	mem, err := memoryPerSession(ctx, o)
-	if err != nil {
-		return t, err
-	}
-	t.add(mem)
-	return t, nil
-}
-
-// cpuNote says how much CPU each part spent per echo since before.
-func cpuNote(before cpuTimes, err error, bridgePid int, echoes float64) string {
-	if err == nil {
-		var after cpuTimes
-		if after, err = readCPU(bridgePid); err == nil {
-			return "CPU per echo: " + perEcho(before, after, echoes)
+	if page.rtt50 > 0 {
+		progress("the floor: a bare WebSocket round trip from a worker in the same browser")
+		f50, f99, floorCPU, err := webSocketFloor(ctx, p)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			t.add(row{name: "  floor: bare WebSocket round trip, p50 / p99", page: us(f50) + " / " + us(f99), note: fmt.Sprintf("a worker and a Go server ping-pong 64 bytes, no engine: what a call relayed from the page cannot beat; the worker's CPU per round trip: %s", us(floorCPU))})
+			// An echo is a read and a write in turn: two round trips at the least.
+			t.add(row{name: "  ceiling: 1-client echo at the floor", page: perSec(float64(time.Second) / float64(2*f50)), note: "two bare round trips an echo (read, then write): what the in-page runner's 1-client figure cannot beat"})
 		}
 	}
-	return "CPU per echo unknown: " + err.Error()
+	p.close()
+
+	t.add(latencyRow(row{name: fmt.Sprintf("step latency, Step → line moved (p50 of %d)", o.steps)}, host.steps, page.steps, 30*time.Millisecond))
+	mem := row{name: "runner memory, idle in accept (RSS)", target: "≤ 40 MB"}
+	if host.rssIdle > 0 {
+		mem.host = mb(int64(host.rssIdle) << 10)
+		mem.met = int64(host.rssIdle)<<10 <= 40_000_000
+		mem.note = fmt.Sprintf("the runner process %s; %s after the 1-client echo", host.process, mb(int64(host.rssAfter)<<10))
+	}
+	t.add(mem)
+
+	progress("stepping overhead, natively and under js/wasm")
+	t.add(stepping(ctx))
+
+	progress("bridge memory: %d idle sessions on a fresh bridge", o.sessions)
+	if mem, err := memoryPerSession(ctx, o); err != nil {
+		errs = append(errs, err)
+	} else {
+		t.add(mem)
+	}
+	return t, errors.Join(errs...)
+}
+
+// pageReady opens the page o.loads times with each runner, each time in a
+// browser with a fresh profile (an empty cache): with the host runner, a
+// fresh profile's choice, and with the in-page runner, chosen in the
+// browser before and remembered.
+func pageReady(ctx context.Context, o options, b *bridgeProc) (host, page []loadTimes, err error) {
+	for range o.loads {
+		l, stored, err := coldLoad(ctx, o, b, "{}", "host")
+		if err != nil {
+			return host, page, err
+		}
+		host = append(host, l)
+		if l, _, err = coldLoad(ctx, o, b, stored, "page"); err != nil {
+			return host, page, err
+		}
+		page = append(page, l)
+	}
+	return host, page, nil
+}
+
+// coldLoad opens the page in a browser with a fresh profile whose
+// localStorage holds stored (JSON), checks that the page's runner is
+// runner, and returns the load's timings and what the page remembers once
+// the in-page runner is chosen.
+func coldLoad(ctx context.Context, o options, b *bridgeProc, stored, runner string) (loadTimes, string, error) {
+	p, err := openBrowser(ctx, o.chromium)
+	if err != nil {
+		return loadTimes{}, "", err
+	}
+	defer p.close()
+	l, err := p.openRemembering(b.url, stored)
+	if err != nil {
+		return l, "", err
+	}
+	if choice, err := eval[string](p, `document.querySelector('[data-testid="runner"]')?.value ?? "none"`); err != nil || choice != runner {
+		return l, "", fmt.Errorf("page ready: the page's runner is %q, not %s (%v)", choice, runner, err)
+	}
+	if err := p.useRunner("page"); err != nil {
+		return l, "", err
+	}
+	stored, err = p.storage()
+	return l, stored, err
+}
+
+func readyTimes(loads []loadTimes) []time.Duration {
+	ds := make([]time.Duration, len(loads))
+	for i, l := range loads {
+		ds[i] = l.ready
+	}
+	return ds
+}
+
+// loadNote says how ready's time was spent in the median load.
+func loadNote(loads []loadTimes) string {
+	if len(loads) == 0 {
+		return ""
+	}
+	ready := readyTimes(loads)
+	l := loads[slices.Index(ready, median(ready))]
+	return fmt.Sprintf("%s; the median load: scripts ran (DOMContentLoaded) at %s, the engine connected at %s", spread(ready), ms(l.scripts), ms(l.engine))
+}
+
+// perRunner is a row's note from each runner's, a line each when both
+// have one.
+func perRunner(host, page string) string {
+	var lines []string
+	if host != "" {
+		lines = append(lines, "host: "+host)
+	}
+	if page != "" {
+		lines = append(lines, "in-page: "+page)
+	}
+	if len(lines) < 2 {
+		return strings.Join(lines, "")
+	}
+	return "\n    " + strings.Join(lines, "\n    ")
 }
 
 // memoryPerSession compares a fresh bridge's resident memory with none and
@@ -321,7 +318,7 @@ func memoryPerSession(ctx context.Context, o options) (row, error) {
 		return row{}, err
 	}
 	per := float64(after-before) / float64(o.sessions)
-	return row{name: "bridge memory per idle session (RSS)", value: fmt.Sprintf("%.0f KiB", per), note: fmt.Sprintf("%.1f MB with none, %.1f MB with %d", float64(before)/1024, float64(after)/1024, o.sessions)}, nil
+	return row{name: "bridge memory per idle session (RSS)", host: fmt.Sprintf("%.0f KiB", per), note: fmt.Sprintf("%.1f MB with none, %.1f MB with %d", float64(before)/1024, float64(after)/1024, o.sessions)}, nil
 }
 
 // sessionStat is what the bridge logs about a session's frames when it ends.
@@ -358,6 +355,14 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d)/float
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
 
 func pct(f float64) string { return fmt.Sprintf("%.1f%%", f*100) }
+
+// mbPerSec formats a throughput in MB/s, with a decimal below 100.
+func mbPerSec(f float64) string {
+	if f < 100 {
+		return fmt.Sprintf("%.1f MB/s", f)
+	}
+	return fmt.Sprintf("%.0f MB/s", f)
+}
 
 // perSec formats a rate with thousands separators: 12,345/s.
 func perSec(f float64) string {

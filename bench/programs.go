@@ -101,3 +101,20 @@ func main() {
 	fmt.Printf("round trip p50=%d p99=%d ns\n", int64(took[len(took)/2]), int64(took[len(took)*99/100]))
 }
 `
+
+// stepLoop is a program to step through: from main's first line, every step
+// moves the current line (6, 7, 8, 9, 8, 9, …), for longer than the bench
+// steps.
+const stepLoop = `package main
+
+import "fmt"
+
+func main() {
+	total := 0
+	for i := 0; i < 1000; i++ {
+		total += i
+		total %= 1000
+	}
+	fmt.Println(total)
+}
+`

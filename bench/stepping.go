@@ -22,27 +22,33 @@ const (
 )
 
 // stepping runs the stepper's benchmarks, if the source tree has them,
-// natively and under js/wasm in node (where the engine really runs), and
-// reports instrumentation on against off for each.
-func stepping(ctx context.Context) []row {
+// natively (as the host runner runs the engine) and under js/wasm in node
+// (as the in-page runner does), and reports instrumentation on against off
+// for each.
+func stepping(ctx context.Context) row {
+	r := row{name: "stepping overhead (instrumented / plain)"}
 	dir, ok := findBenchmark(instrumentedBenchmark)
 	if !ok {
-		return []row{{name: "stepping overhead (instrumented, no breakpoints)", value: "n/a (stepping not built)"}}
+		r.host = "n/a (stepping not built)"
+		return r
 	}
-	rows := []row{steppingOverhead(ctx, dir, "natively", nil)}
+	r.note = "go test -bench in ./" + dir + ": a CPU-bound program (fib(18)) per run, no breakpoints, interpreter setup included; fastest of 3; host runner natively, in-page under js/wasm in node"
+	r.host = steppingOverhead(ctx, dir, nil)
 	goroot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
 	if err != nil {
-		return append(rows, row{name: "stepping overhead, js/wasm", value: "failed: go env GOROOT: " + err.Error()})
+		r.page = "failed: go env GOROOT: " + err.Error()
+		return r
 	}
 	wasm := []string{"-exec", filepath.Join(strings.TrimSpace(string(goroot)), "lib", "wasm", "go_js_wasm_exec")}
-	return append(rows, steppingOverhead(ctx, dir, "js/wasm", wasm, "GOOS=js", "GOARCH=wasm"))
+	r.page = steppingOverhead(ctx, dir, wasm, "GOOS=js", "GOARCH=wasm")
+	return r
 }
 
 // steppingOverhead runs the benchmarks in dir with go test's extra args and
 // env (3 rounds of 2 s each; each benchmark's fastest round, as other work
-// on the machine only ever slows a round down).
-func steppingOverhead(ctx context.Context, dir, where string, args []string, env ...string) row {
-	r := row{name: "stepping overhead, " + where}
+// on the machine only ever slows a round down) and says how much slower
+// instrumented runs are: "1.05× (7.0 / 6.7 ms)".
+func steppingOverhead(ctx context.Context, dir string, args []string, env ...string) string {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", append(append([]string{"test"}, args...), "-run", "^$", "-bench", "^("+plainBenchmark+"|"+instrumentedBenchmark+")$", "-benchtime", "2s", "-count", "3", "./"+dir)...)
@@ -50,8 +56,7 @@ func steppingOverhead(ctx context.Context, dir, where string, args []string, env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		r.value = "failed: " + firstLine(out.String(), err)
-		return r
+		return "failed: " + firstLine(out.String(), err)
 	}
 	perOp := map[string]float64{}
 	line := regexp.MustCompile(`(?m)^(Benchmark\w+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op`)
@@ -63,14 +68,9 @@ func steppingOverhead(ctx context.Context, dir, where string, args []string, env
 	}
 	off, on := perOp[plainBenchmark], perOp[instrumentedBenchmark]
 	if off == 0 || on == 0 {
-		r.value = "unreadable: want " + plainBenchmark + " and " + instrumentedBenchmark
-		return r
+		return "unreadable: want " + plainBenchmark + " and " + instrumentedBenchmark
 	}
-	r.value = fmt.Sprintf("%.1f ms/run", on/1e6)
-	r.native = fmt.Sprintf("%.1f ms/run plain", off/1e6)
-	r.ratio = fmt.Sprintf("%.2f×", on/off)
-	r.note = "go test -bench in ./" + dir + ", " + where + ": a CPU-bound program (fib(18)) per run, no breakpoints, interpreter setup included; fastest of 3"
-	return r
+	return fmt.Sprintf("%.2f× (%.1f / %.1f ms)", on/off, on/1e6, off/1e6)
 }
 
 // findBenchmark looks for func name( in the _test.go files of the module's

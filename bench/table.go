@@ -7,11 +7,15 @@ import (
 	"unicode/utf8"
 )
 
-// row is one figure: sockstep's value, native Go's where there is one, their
-// ratio, and the target.
+// row is one figure: sockstep's with the host runner (the default: a runner
+// process the bridge starts), with the in-page runner (the engine in the
+// page's worker), native Go's where there is one, the host runner's ratio
+// to native, and the target, which applies to the host runner.
+// Figures that are not about a runner (sizes, the bridge's memory) go in
+// host.
 type row struct {
-	name, value, native, ratio, target, note string
-	met                                      bool
+	name, host, page, native, ratio, target, note string
+	met                                           bool
 }
 
 type table struct {
@@ -24,7 +28,7 @@ func (t *table) add(r row) { t.rows = append(t.rows, r) }
 // print writes the table as aligned plain text, fit for a terminal and for
 // a README code block.
 func (t *table) print(w io.Writer) {
-	cols := [][]string{{"figure", "sockstep", "native", "ratio", "target", ""}}
+	cols := [][]string{{"figure", "host runner", "in-page runner", "native", "host/native", "target", ""}}
 	for _, r := range t.rows {
 		verdict := ""
 		if r.target != "" {
@@ -33,7 +37,7 @@ func (t *table) print(w io.Writer) {
 				verdict = "met"
 			}
 		}
-		cols = append(cols, []string{r.name, r.value, r.native, r.ratio, r.target, verdict})
+		cols = append(cols, []string{r.name, r.host, r.page, r.native, r.ratio, r.target, verdict})
 	}
 	width := make([]int, len(cols[0]))
 	for _, c := range cols {
@@ -62,7 +66,11 @@ func (t *table) print(w io.Writer) {
 				fmt.Fprintln(w)
 				notes = true
 			}
-			fmt.Fprintf(w, "  %s: %s\n", strings.TrimSpace(r.name), r.note)
+			sep := ": "
+			if strings.HasPrefix(r.note, "\n") { // a line per runner
+				sep = ":"
+			}
+			fmt.Fprintf(w, "  %s%s%s\n", strings.TrimSpace(r.name), sep, r.note)
 		}
 	}
 }
