@@ -26,6 +26,10 @@ type config struct {
 	token        string        // the secret in the URL; random unless a test sets it
 	runner       runner.Config // how a Run starts its runner process
 	maxMemory    int64         // bytes of memory one runner's program may use
+	// maxDataInFlight bounds the bytes of data one page's calls hold in the
+	// bridge at once (writes waiting for room, reads waiting to be sent):
+	// past it, the page's further calls wait.
+	maxDataInFlight int64
 }
 
 // runnerGrace is how long Stop waits after SIGTERM before SIGKILL: enough
@@ -40,6 +44,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	cfg.runner = runner.Config{Command: []string{exe, "runner"}, Grace: runnerGrace, MemoryFlag: "--max-memory"}
 	maxMemoryMiB := 512
+	dataMiB := 8
 	fs := flag.NewFlagSet("sockstep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -63,6 +68,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&cfg.policy.MaxSockets, "max-sockets", cfg.policy.MaxSockets, "most sockets one page's program may hold open")
 	fs.IntVar(&cfg.policy.MaxClients, "max-clients", cfg.policy.MaxClients, "most connections one page's client panel may hold open")
 	fs.IntVar(&maxMemoryMiB, "max-memory", maxMemoryMiB, "`MiB` of memory one program may use; past it the program ends with a sentence that says so")
+	fs.IntVar(&dataMiB, "max-data-in-flight", dataMiB, "`MiB` of data one page's calls may hold in the bridge at once (writes waiting for room, reads waiting to be sent); past it, its further calls wait")
 	fs.Func("ports", fmt.Sprintf("`range` of ports learner programs may bind and connect to (default %d-%d)", cfg.policy.MinPort, cfg.policy.MaxPort), func(s string) error {
 		var lo, hi int
 		if _, err := fmt.Sscanf(strings.TrimSpace(s), "%d-%d", &lo, &hi); err != nil || lo < 1 || hi > 65535 || lo > hi {
@@ -87,6 +93,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--max-memory must be at least 16 (MiB): the interpreter needs that much")
 	}
 	cfg.maxMemory = int64(maxMemoryMiB) << 20
+	if dataMiB < 1 {
+		return cfg, fmt.Errorf("--max-data-in-flight must be at least 1 (MiB)")
+	}
+	cfg.maxDataInFlight = int64(dataMiB) << 20
 	if cfg.policy.CallsPerSecond < 0 || cfg.policy.CallBurst < 1 {
 		return cfg, fmt.Errorf("--max-calls-per-second must be 0 (no limit) or more, and --call-burst at least 1")
 	}

@@ -174,9 +174,14 @@ func (s *session) client(b *bridge, req engine.Request) {
 		s.answer(req.ID, nil, err)
 		return
 	}
+	held := s.dataOf(call)
+	if !s.holdData(b, held) {
+		return // the session is ending
+	}
 	select {
 	case s.slots <- struct{}{}:
 	default:
+		s.data.give(held)
 		s.answer(req.ID, nil, fmt.Errorf("too many operations waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
 		return
 	}
@@ -184,6 +189,7 @@ func (s *session) client(b *bridge, req engine.Request) {
 	go func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
+		defer s.data.give(held)
 		res, err := s.native.Client(s.ctx, call, s.notify)
 		s.touchLeftovers()
 		if err == nil {

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log"
 	"net"
 	"net/http"
 	"net/netip"
@@ -38,7 +37,7 @@ type bridge struct {
 	port     string // the port actually bound, for the Host check
 	token    string
 	assets   fs.FS
-	log      *log.Logger
+	log      *bridgeLog
 	upgrader websocket.Upgrader
 	api      *http.ServeMux // /api/: the lessons and their checks
 
@@ -47,8 +46,17 @@ type bridge struct {
 	mu       sync.Mutex
 	sessions map[*session]struct{}
 	opening  int            // sessions between the cap's check and their entry in sessions
-	running  sync.WaitGroup // one per session
+	closing  bool           // shutting down: no session may start, and one still opening ends at once
+	freeing  bool           // memory is about to be given back (giveMemoryBack)
+	running  sync.WaitGroup // one per session, from the cap's check on
 	etags    sync.Map       // asset name → its ETag
+
+	// base is every request's context; shutting down cancels it, which ends
+	// the lesson checks in progress.
+	base     context.Context
+	stopBase context.CancelFunc
+
+	afterUpgrade func() // tests: runs between a WebSocket's upgrade and its session's start
 }
 
 // listen binds 127.0.0.1:port and prepares the bridge. A taken port gets a
@@ -65,13 +73,16 @@ func listen(cfg config, logTo io.Writer) (*bridge, error) {
 	if token == "" {
 		token = randomHex()
 	}
+	base, stopBase := context.WithCancel(context.Background())
 	b := &bridge{
+		base:     base,
+		stopBase: stopBase,
 		cfg:      cfg,
 		ln:       ln,
 		port:     strconv.Itoa(ln.Addr().(*net.TCPAddr).Port),
 		token:    token,
 		assets:   site.Dist(),
-		log:      log.New(logTo, "sockstep: ", log.LstdFlags),
+		log:      newBridgeLog(logTo),
 		sessions: make(map[*session]struct{}),
 	}
 	b.api = b.lessonAPI()
@@ -102,7 +113,8 @@ func (b *bridge) serve(ctx context.Context) error {
 		Handler:           b,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          b.log,
+		ErrorLog:          b.log.std("errors of the HTTP server"),
+		BaseContext:       func(net.Listener) context.Context { return b.base },
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(b.ln) }()
@@ -112,10 +124,13 @@ func (b *bridge) serve(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	b.log.Print("shutting down: closing every session")
+	// Sessions first: hijacked WebSockets are not the server's business,
+	// and ending a session ends its lesson check, for which Shutdown would
+	// otherwise wait.
+	b.closeSessions()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := srv.Shutdown(shutdownCtx) // hijacked WebSockets are not its business…
-	b.closeSessions()                // …so they are ours
+	err := srv.Shutdown(shutdownCtx)
 	b.running.Wait()
 	return err
 }
@@ -131,7 +146,7 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer") // the token is in the URL
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	if !b.hostAllowed(r.Host) {
-		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %q is not this bridge's loopback address (a guard against DNS rebinding); open http://127.0.0.1:%s/", r.Host, b.port))
+		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %s is not this bridge's loopback address (a guard against DNS rebinding); open http://127.0.0.1:%s/", quoted(r.Host), b.port))
 		return
 	}
 	if !b.tokenValid(r) {
@@ -157,10 +172,22 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse answers with status and a one-line reason, and logs the refusal in
-// one line.
+// one line (the method and path as untrusted text, rate-limited by the kind
+// of refusal: see logs.go).
 func (b *bridge) refuse(w http.ResponseWriter, r *http.Request, status int, reason string) {
-	b.log.Printf("refused %s %s from %s: %s", r.Method, r.URL.Path, r.RemoteAddr, reason)
+	b.log.Kindf(refusalKind(status, reason), "refused %s %s from %s: %s", untrusted(r.Method), untrusted(r.URL.Path), r.RemoteAddr, reason)
 	http.Error(w, reason, status)
+}
+
+// refusalKind names a refusal's kind for the log's rate limit: its status
+// and its reason up to the first quote, colon or parenthesis, where the
+// words from the request begin ("refused (403): missing or wrong token").
+// So the kinds are as few as the reasons the bridge gives.
+func refusalKind(status int, reason string) string {
+	if i := strings.IndexAny(reason, `"(:`); i >= 0 {
+		reason = reason[:i]
+	}
+	return fmt.Sprintf("refused (%d): %s", status, strings.TrimSpace(cut(reason, 48)))
 }
 
 // contentSecurityPolicy lets the page load only its own scripts, styles,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -63,9 +64,12 @@ type session struct {
 	changed  chan struct{}    // capacity 1: the sockets table may have changed
 	tables   chan *wire.Event // capacity 1: the newest sockets table not yet sent
 	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
-	// leftoversDue says a call that may change the table's leftovers
-	// (native.ChangesLeftovers) was made since they were last read.
-	leftoversDue atomic.Bool
+	data     *budget          // bytes of call data the page's calls hold (--max-data-in-flight)
+	waited   atomic.Bool      // a call has waited for the budget, and the log said so
+	// leftoversSince is when a call that may change the table's leftovers
+	// (native.ChangesLeftovers) was made, in Unix nanoseconds, if one was
+	// since they were last read; 0 otherwise.
+	leftoversSince atomic.Int64
 
 	// An engine session (/engine) runs the page's programs in runner
 	// processes (engine.go) and speaks JSON events; a relay session (/ws)
@@ -97,17 +101,23 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 		case "null":
 			origin = "Origin null (a sandboxed frame or a file:// page)"
 		default:
-			origin = fmt.Sprintf("Origin %q", origin)
+			origin = "Origin " + quoted(origin)
 		}
 		b.refuse(w, r, http.StatusForbidden, origin+" may not open a session: only the bridge's own page may (start the bridge with --allow-origin to add one)")
 		return
 	}
 	b.mu.Lock()
 	full := len(b.sessions)+b.opening >= b.cfg.maxSessions
-	if !full {
-		b.opening++ // the slot is ours while the upgrade runs, so pages arriving together cannot all pass
+	closing := b.closing
+	if !full && !closing {
+		b.opening++      // the slot is ours while the upgrade runs, so pages arriving together cannot all pass
+		b.running.Add(1) // before closeSessions can run: serve's Wait waits for this session too
 	}
 	b.mu.Unlock()
+	if closing {
+		b.refuse(w, r, http.StatusServiceUnavailable, "the bridge is shutting down")
+		return
+	}
 	if full {
 		b.refuse(w, r, http.StatusServiceUnavailable, fmt.Sprintf("too many pages connected (the limit is %d; start the bridge with --max-sessions to change it)", b.cfg.maxSessions))
 		return
@@ -117,8 +127,12 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 		b.mu.Lock()
 		b.opening--
 		b.mu.Unlock()
+		b.running.Done()
 		b.log.Printf("refused websocket from %s: %v", r.RemoteAddr, err)
 		return // the upgrader has answered
+	}
+	if b.afterUpgrade != nil {
+		b.afterUpgrade()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
@@ -137,14 +151,17 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 
 		engineMode: engineMode,
 		events:     make(chan []byte, resultBacklog),
+		data:       newBudget(b.cfg.maxDataInFlight),
 	}
 	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
 	b.opening--
 	b.sessions[s] = struct{}{}
+	if b.closing {
+		s.cancel() // upgraded as the bridge shut down, after closeSessions
+	}
 	b.mu.Unlock()
-	b.running.Add(1)
-	b.log.Printf("session from %s opened", s.peer)
+	b.log.Kindf("sessions opened", "session from %s opened", s.peer)
 	go func() {
 		defer b.running.Done()
 		s.run(b)
@@ -152,7 +169,10 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 		b.mu.Lock()
 		delete(b.sessions, s)
 		b.mu.Unlock()
-		b.log.Printf("session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
+		if s.data.highWater() >= memoryBackAfter {
+			b.giveMemoryBack()
+		}
+		b.log.Kindf("sessions closed", "session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
 			s.peer, time.Since(s.started).Round(time.Millisecond), s.callsIn, s.framesIn, s.recordsOut, s.framesOut)
 	}()
 }
@@ -169,10 +189,14 @@ func (b *bridge) sessionByID(id string) *session {
 	return nil
 }
 
-// closeSessions ends every session, as on shutdown.
+// closeSessions ends every session, and every one still opening, and the
+// requests in progress (lesson checks), as on shutdown. No session starts
+// after it.
 func (b *bridge) closeSessions() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.closing = true
+	b.stopBase()
 	for s := range b.sessions {
 		s.cancel()
 	}
@@ -210,7 +234,7 @@ func (s *session) run(b *bridge) {
 // touchLeftovers says the sockets table may have changed, its leftovers
 // included.
 func (s *session) touchLeftovers() {
-	s.leftoversDue.Store(true)
+	s.leftoversSince.CompareAndSwap(0, time.Now().UnixNano())
 	s.touch()
 }
 
@@ -227,18 +251,18 @@ func (s *session) touch() {
 // sent: after calls (touch), and every socketsPoll while it can change
 // without one. It returns when the session ends.
 //
-// The leftovers part of the table (native.Session.Leftovers) costs a read of
-// the host's whole TCP table, milliseconds where the kernel's connection
-// hash is large, so it is read again only when a call may have changed it,
-// or when it is socketsPoll old: a stream of reads and writes does not
-// change it, and what changes it without a call shows within socketsPoll,
-// as it does in a session that makes no calls.
+// The leftovers part of the table (native.Session.LeftoversSince) costs the
+// kernel a walk of its whole connection hash, so it is asked for again only
+// when a call may have changed it, or when it is socketsPoll old: a stream
+// of reads and writes does not change it, and what changes it without a
+// call shows within socketsPoll, as it does in a session that makes no
+// calls. One read serves every session that wants it (native/table.go).
 func (s *session) watchSockets() {
 	var last []byte
 	var poll <-chan time.Time
 	var left []wire.SocketInfo
 	var leftErr error
-	var leftAt time.Time
+	var leftAt time.Time // when the read of left started
 	for {
 		polled := false
 		select {
@@ -252,9 +276,10 @@ func (s *session) watchSockets() {
 		table := append([]wire.SocketInfo(nil), s.procOwn...) // the program's, when a runner runs it
 		s.procMu.Unlock()
 		table = append(table, s.native.OwnSockets()...)
-		if s.leftoversDue.Swap(false) || polled || time.Since(leftAt) >= socketsPoll {
-			left, leftErr = s.native.Leftovers()
-			leftAt = time.Now()
+		if since := s.leftoversSince.Swap(0); since != 0 {
+			left, leftAt, leftErr = s.native.LeftoversSince(time.Unix(0, since))
+		} else if polled || time.Since(leftAt) >= socketsPoll {
+			left, leftAt, leftErr = s.native.LeftoversSince(time.Now().Add(-socketsGap))
 		}
 		table = append(table, left...)
 		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
@@ -316,16 +341,17 @@ func (s *session) readPump(b *bridge) {
 		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // any frame shows the page is alive
 		if s.engineMode {
 			if kind != websocket.TextMessage {
-				s.problem(b, 0, "expected a text frame holding one request, got a binary message")
+				s.problem(b, "refused: not a request", 0, "expected a text frame holding one request, got a binary message")
 				continue
 			}
 			s.framesIn++
 			s.callsIn++
 			s.request(b, frame)
+			s.ws.SetReadDeadline(time.Now().Add(pongWait)) // the request may have waited for the data budget
 			continue
 		}
 		if kind != websocket.BinaryMessage {
-			s.problem(b, 0, "expected a binary frame of call records, got a text message")
+			s.problem(b, "refused: not a frame of calls", 0, "expected a binary frame of call records, got a text message")
 			continue
 		}
 		records, err := wire.DecodeFrame(frame)
@@ -334,8 +360,9 @@ func (s *session) readPump(b *bridge) {
 		for _, rec := range records {
 			s.start(b, rec)
 		}
+		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // its calls may have waited for the data budget
 		if err != nil {
-			s.problem(b, 0, "malformed frame: "+err.Error())
+			s.problem(b, "refused: malformed frames", 0, "malformed frame: "+err.Error())
 		}
 	}
 }
@@ -344,21 +371,28 @@ func (s *session) readPump(b *bridge) {
 // hold up the calls of other goroutines of the learner's program.
 func (s *session) start(b *bridge, rec wire.Record) {
 	if rec.Call == nil {
-		s.problem(b, 0, "the page may only send calls")
+		s.problem(b, "refused: the page may only send calls", 0, "the page may only send calls")
 		return
 	}
 	call := *rec.Call
+	held := s.dataOf(&call)
+	if !s.holdData(b, held) {
+		return // the session is ending
+	}
 	call.Data = append([]byte(nil), call.Data...) // the frame's buffer is reused by the next read
 	select {
 	case s.slots <- struct{}{}:
 	default:
-		s.problem(b, call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
+		s.data.give(held)
+		s.problem(b, "refused: --max-pending-calls", call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
 		return
 	}
 	s.calls.Add(1)
 	s.spawn(func() {
 		defer s.calls.Done()
 		defer func() { <-s.slots }()
+		keep := int64(0) // a read's bytes, held until the write pump has sent them
+		defer func() { s.data.give(held - keep) }()
 		var res *wire.Result
 		var err error
 		if call.Op.IsClient() {
@@ -372,11 +406,12 @@ func (s *session) start(b *bridge, rec wire.Record) {
 			s.touch()
 		}
 		if err != nil {
-			s.problem(b, call.ID, err.Error())
+			s.problem(b, "refused: malformed calls", call.ID, err.Error())
 			return
 		}
+		keep = min(int64(len(res.Data)), held)
 		if res.Refused != nil {
-			b.log.Printf("session from %s: refused %s: %v", s.peer, wire.FormatCall(&call), res.Refused)
+			b.log.Kindf(refusedCallKind(call.Op, res.Refused), "session from %s: refused %s: %v", s.peer, wire.FormatCall(&call), res.Refused)
 		}
 		if s.native.Slowed() > 0 && s.slowed.CompareAndSwap(false, true) {
 			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
@@ -415,15 +450,71 @@ func (s *session) work(call func()) {
 	}
 }
 
+// dataOf is the bytes a call holds in the bridge: its data, or for a read
+// the most it may return.
+func (s *session) dataOf(c *wire.Call) int64 {
+	if c.Op == wire.OpRead {
+		return int64(min(max(c.Size, 0), wire.MaxData))
+	}
+	return int64(len(c.Data))
+}
+
+// holdData takes n bytes of the session's data budget for a call, waiting
+// while the page's earlier calls hold it all (the page's next frames wait
+// meanwhile), and says once in the log that the page's calls wait. It
+// reports false when the session ended first.
+//
+// While it waits the page's frames are not read, so every peerCheck it
+// looks whether the page has gone: by its connection's state (the page's
+// close, or its reset), and by a ping, which a closed page answers with a
+// reset (its close may wait behind frames the bridge has not read).
+func (s *session) holdData(b *bridge, n int64) bool {
+	if s.data.tryTake(n) {
+		return true // the usual case: no timer
+	}
+	for {
+		ctx, cancel := context.WithTimeout(s.ctx, peerCheck)
+		waited, err := s.data.take(ctx, n)
+		cancel()
+		if waited && s.waited.CompareAndSwap(false, true) {
+			b.log.Kindf("calls waiting: --max-data-in-flight", "session from %s: its calls wait: their data in the bridge reached %d MiB, the most allowed (start the bridge with --max-data-in-flight to change it)", s.peer, b.cfg.maxDataInFlight>>20)
+		}
+		switch {
+		case err == nil:
+			return true
+		case s.ctx.Err() != nil:
+			return false
+		case native.PeerGone(s.ws.NetConn().(syscall.Conn)),
+			s.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(peerCheck)) != nil:
+			s.cancel()
+			return false
+		}
+	}
+}
+
+// peerCheck is how often a session whose calls wait for the data budget
+// looks whether its page is still there.
+const peerCheck = 250 * time.Millisecond
+
 // notify passes a client's event to the page.
 func (s *session) notify(e *wire.Event) {
 	s.send(wire.Record{Event: e})
 	s.touchLeftovers()
 }
 
-// problem answers a record the bridge could not accept, and logs it.
-func (s *session) problem(b *bridge, id uint64, message string) {
-	b.log.Printf("session from %s: refused a record: %s", s.peer, message)
+// refusedCallKind is the log's kind for a call the policy refused: one per
+// op and rule, so a flood of one refusal does not hide another.
+func refusedCallKind(op wire.Op, r *wire.Refusal) string {
+	if r.Flag == "" {
+		return fmt.Sprintf("refused %s: %s", op, r.Rule)
+	}
+	return fmt.Sprintf("refused %s: %s (%s)", op, r.Rule, r.Flag)
+}
+
+// problem answers a record the bridge could not accept, and logs it under
+// kind (logs.go).
+func (s *session) problem(b *bridge, kind string, id uint64, message string) {
+	b.log.Kindf(kind, "session from %s: refused a record: %s", s.peer, message)
 	s.send(wire.Record{Problem: &wire.Problem{ID: id, Message: message}})
 }
 
@@ -454,6 +545,7 @@ func (s *session) writePump() {
 	ping := time.NewTicker(pingPeriod)
 	defer ping.Stop()
 	var frame []byte
+	var sent int64 // bytes of reads' data in the frame, held in the data budget
 	for {
 		var first wire.Record
 		select {
@@ -485,6 +577,9 @@ func (s *session) writePump() {
 		}
 		frame = frame[:0]
 		for rec := first; ; rec = <-s.out {
+			if rec.Result != nil {
+				sent += int64(len(rec.Result.Data))
+			}
 			var err error
 			if frame, err = wire.AppendRecord(frame, rec); err != nil {
 				frame, _ = wire.AppendRecord(frame, wire.Record{Problem: &wire.Problem{Message: err.Error()}})
@@ -495,7 +590,10 @@ func (s *session) writePump() {
 			}
 		}
 		s.ws.SetWriteDeadline(time.Now().Add(writeWait))
-		if err := s.ws.WriteMessage(websocket.BinaryMessage, frame); err != nil {
+		err := s.ws.WriteMessage(websocket.BinaryMessage, frame)
+		s.data.give(sent) // the reads' bytes have left, or will never
+		sent = 0
+		if err != nil {
 			s.cancel()
 			return
 		}

@@ -20,7 +20,7 @@ const prompt = 2 * time.Second
 
 var ids atomic.Uint64
 
-func newSession(t *testing.T, p Policy) *Session {
+func newSession(t testing.TB, p Policy) *Session {
 	t.Helper()
 	s := NewSession(p)
 	t.Cleanup(func() { s.Close() })
@@ -29,14 +29,14 @@ func newSession(t *testing.T, p Policy) *Session {
 
 // call performs c with a bounded context and fails the test on a malformed
 // call.
-func call(t *testing.T, s *Session, c wire.Call) *wire.Result {
+func call(t testing.TB, s *Session, c wire.Call) *wire.Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	return callCtx(t, ctx, s, c)
 }
 
-func callCtx(t *testing.T, ctx context.Context, s *Session, c wire.Call) *wire.Result {
+func callCtx(t testing.TB, ctx context.Context, s *Session, c wire.Call) *wire.Result {
 	t.Helper()
 	c.ID = ids.Add(1)
 	r, err := s.Do(ctx, &c)
@@ -50,7 +50,7 @@ func callCtx(t *testing.T, ctx context.Context, s *Session, c wire.Call) *wire.R
 }
 
 // ok performs c and fails the test unless it succeeds.
-func ok(t *testing.T, s *Session, c wire.Call) *wire.Result {
+func ok(t testing.TB, s *Session, c wire.Call) *wire.Result {
 	t.Helper()
 	r := call(t, s, c)
 	if r.Failed() {
@@ -60,20 +60,20 @@ func ok(t *testing.T, s *Session, c wire.Call) *wire.Result {
 }
 
 // wantErrno fails the test unless r is the kernel error want.
-func wantErrno(t *testing.T, what string, r *wire.Result, want string) {
+func wantErrno(t testing.TB, what string, r *wire.Result, want string) {
 	t.Helper()
 	if r.Refused != nil || r.Errno != want {
 		t.Errorf("%s: got errno %q refused %v; want errno %s", what, r.Errno, r.Refused, want)
 	}
 }
 
-func newSocket4(t *testing.T, s *Session) int {
+func newSocket4(t testing.TB, s *Session) int {
 	t.Helper()
 	return ok(t, s, wire.Call{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}).Ret
 }
 
 // listener makes a listening socket on a port the kernel picks.
-func listener(t *testing.T, s *Session) (int, netip.AddrPort) {
+func listener(t testing.TB, s *Session) (int, netip.AddrPort) {
 	t.Helper()
 	fd := newSocket4(t, s)
 	ok(t, s, wire.Call{Op: wire.OpBind, FD: fd, Addr: netip.MustParseAddrPort("127.0.0.1:0")})
@@ -86,7 +86,7 @@ func listener(t *testing.T, s *Session) (int, netip.AddrPort) {
 }
 
 // dial connects a real client to addr.
-func dial(t *testing.T, addr netip.AddrPort) net.Conn {
+func dial(t testing.TB, addr netip.AddrPort) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr.String(), wait)
 	if err != nil {
@@ -97,7 +97,7 @@ func dial(t *testing.T, addr netip.AddrPort) net.Conn {
 }
 
 // pair makes a connected pair of sockets in s: client and server side.
-func pair(t *testing.T, s *Session) (client, server int) {
+func pair(t testing.TB, s *Session) (client, server int) {
 	t.Helper()
 	l, addr := listener(t, s)
 	client = newSocket4(t, s)
@@ -108,7 +108,7 @@ func pair(t *testing.T, s *Session) (client, server int) {
 }
 
 // async runs c in a goroutine; the channel gets its result.
-func async(t *testing.T, ctx context.Context, s *Session, c wire.Call) <-chan *wire.Result {
+func async(t testing.TB, ctx context.Context, s *Session, c wire.Call) <-chan *wire.Result {
 	t.Helper()
 	done := make(chan *wire.Result, 1)
 	c.ID = ids.Add(1)
@@ -123,7 +123,7 @@ func async(t *testing.T, ctx context.Context, s *Session, c wire.Call) <-chan *w
 }
 
 // within waits for a result from done, failing the test after d.
-func within(t *testing.T, what string, done <-chan *wire.Result, d time.Duration) *wire.Result {
+func within(t testing.TB, what string, done <-chan *wire.Result, d time.Duration) *wire.Result {
 	t.Helper()
 	select {
 	case r := <-done:
@@ -135,7 +135,7 @@ func within(t *testing.T, what string, done <-chan *wire.Result, d time.Duration
 }
 
 // blocked checks that the call behind done has not returned yet.
-func blocked(t *testing.T, what string, done <-chan *wire.Result) {
+func blocked(t testing.TB, what string, done <-chan *wire.Result) {
 	t.Helper()
 	select {
 	case r := <-done:

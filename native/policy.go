@@ -49,7 +49,16 @@ const (
 	RulePorts        = "ports"
 	RuleMaxSockets   = "max-sockets"
 	RuleMaxClients   = "max-clients"
+	RuleSharedPort   = "shared-port"
 )
+
+// sharedPort refuses a bind or listen with SO_REUSEPORT on a port a socket
+// outside the session listens on: the kernel would hand the session some of
+// that program's connections. No flag allows it.
+func sharedPort(port uint16, holder string) *wire.Refusal {
+	return &wire.Refusal{Rule: RuleSharedPort, Message: fmt.Sprintf(
+		"%s listens on port %d; with SO_REUSEPORT your socket would share the port with it and receive some of its connections. Choose another port, or do not set SO_REUSEPORT (no flag allows sharing a port with a program outside the playground)", holder, port)}
+}
 
 // checkUnboundListen applies the address rule to a listen on a socket that
 // was never bound: the kernel would bind it to every address (0.0.0.0 or ::)

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -51,8 +52,10 @@ type Session struct {
 // NewSession starts a session with no sockets.
 func NewSession(p Policy) *Session {
 	done, end := context.WithCancel(context.Background())
-	return &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
+	s := &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
 		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client), readBuffers: sync.Pool{New: newReadBuffer}}
+	hostTable.add(s)
+	return s
 }
 
 // Slowed counts the calls the policy's calls-per-second cap has delayed.
@@ -156,6 +159,7 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	s.end()
+	defer hostTable.remove(s)
 	socks := make([]*sock, 0, len(s.fds))
 	for fd, sk := range s.fds {
 		if sk != nil {
@@ -308,16 +312,25 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 		if c.Op == wire.OpConnect {
 			return connect(ctx, sk, sa)
 		}
+		if err := s.checkSharedPort(sk, c.Addr); err != nil {
+			return err
+		}
 		return sk.do(func(fd int) error { return unix.Bind(fd, sa) })
 	case wire.OpListen:
-		return sk.do(func(fd int) error {
-			if sa, err := unix.Getsockname(fd); err == nil && addrPort(sa).Port() == 0 {
-				if refusal := s.policy.checkUnboundListen(); refusal != nil {
-					return refusal
-				}
-			}
-			return unix.Listen(fd, c.Value)
+		var bound netip.AddrPort
+		sk.do(func(fd int) error {
+			sa, err := unix.Getsockname(fd)
+			bound = addrPort(sa)
+			return err
 		})
+		if bound.Port() == 0 {
+			if refusal := s.policy.checkUnboundListen(); refusal != nil {
+				return refusal
+			}
+		} else if err := s.checkSharedPort(sk, bound); err != nil {
+			return err
+		}
+		return sk.do(func(fd int) error { return unix.Listen(fd, c.Value) })
 	case wire.OpAccept:
 		return s.accept(ctx, sk, r)
 	case wire.OpRead:

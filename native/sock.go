@@ -19,25 +19,28 @@ type sock struct {
 	raw  syscall.RawConn
 
 	mu      sync.Mutex
-	closed  bool
-	why     unix.Errno // once closed: what a call that would wait reports
-	waiters map[*waiter]struct{}
-	own     [2]bool // a waiter waits on file itself, for reading (forRead) or writing (forWrite)
+	stopped bool       // no call may wait on it again
+	why     unix.Errno // once stopped: what a call that would wait reports
+	turns   [2]turns   // the calls waiting for reading (forRead) and for writing (forWrite)
 }
 
-// A waiter is one blocked call. The first call to wait on a socket for
-// reading (or for writing) waits on the socket's own file, and is woken
-// alone by a deadline in the past: the os.File lets one call at a time wait
-// for each, and its deadline wakes every call waiting on it. That costs no
-// syscall, where a duplicate costs four (dup, register, unregister, close). A call that
-// finds that place taken waits on its own duplicate of the descriptor, so
-// cancelling it (closing the duplicate) wakes that call alone: a second
-// call on the socket's own file would queue behind the first.
+// turns are the calls blocked on a socket in one mode. One at a time waits
+// in the runtime's poller on the socket's own file (the os.File lets one
+// call wait for each mode, and its deadline wakes that call alone); the
+// others queue for their turn. A duplicate descriptor per extra waiter
+// would cost a real descriptor each, past any cap on sockets; a queue costs
+// none, and each queued call can still be cancelled alone.
+type turns struct {
+	active *waiter   // waits in the poller; nil: none
+	queue  []*waiter // wait for active to leave, oldest first
+}
+
+// A waiter is one blocked call.
 type waiter struct {
 	sk   *sock
 	mode int           // forRead or forWrite
-	file *os.File      // its own duplicate; nil: it waits on sk.file
-	left chan struct{} // waiting on sk.file: closed once the call no longer waits
+	turn chan struct{} // closed when the call becomes active, or the socket stops
+	left chan struct{} // closed once the active call no longer waits in the poller
 
 	mu        sync.Mutex
 	why       unix.Errno // what the woken call reports: ECANCELED, or EBADF when its socket was closed
@@ -56,7 +59,7 @@ func newSock(fd int) (*sock, error) {
 		f.Close()
 		return nil, err
 	}
-	return &sock{file: f, raw: raw, waiters: make(map[*waiter]struct{})}, nil
+	return &sock{file: f, raw: raw}, nil
 }
 
 // control runs op with the descriptor, which stays open until op returns.
@@ -74,98 +77,112 @@ func (sk *sock) close(why unix.Errno) error {
 }
 
 // stop wakes the calls blocked on the socket, which return why, and lets no
-// call wait on it again. Session.Close stops every socket before closing
-// any, so a blocked read is cancelled rather than woken by its peer's close.
+// call wait on it again. It returns once none waits in the poller: Session.Close
+// stops every socket before closing any, so a blocked read is cancelled
+// rather than woken by its peer's close.
 func (sk *sock) stop(why unix.Errno) {
 	sk.mu.Lock()
-	if sk.closed {
+	if sk.stopped {
 		sk.mu.Unlock()
 		return
 	}
-	sk.closed, sk.why = true, why
-	waiters := sk.waiters
-	sk.waiters = nil
+	sk.stopped, sk.why = true, why
+	var active, queued []*waiter
+	for mode := range sk.turns {
+		if w := sk.turns[mode].active; w != nil {
+			active = append(active, w)
+		}
+		queued = append(queued, sk.turns[mode].queue...)
+		sk.turns[mode].queue = nil
+	}
 	sk.mu.Unlock()
-	for w := range waiters {
+	for _, w := range queued {
+		w.setWhy(why)
+		close(w.turn) // it finds the socket stopped, and returns why
+	}
+	for _, w := range active {
 		w.cancel(why)
 	}
 }
 
-// addWaiter makes a place for one blocked call: the socket's own file if
-// no other call waits on it in mode, else a duplicate of the descriptor.
-func (sk *sock) addWaiter(mode int) (*waiter, error) {
+// enqueue makes a place for one blocked call: active at once if no other
+// call waits in mode, else at the end of the queue.
+func (sk *sock) enqueue(mode int) (*waiter, error) {
 	sk.mu.Lock()
 	defer sk.mu.Unlock()
-	if sk.closed {
+	if sk.stopped {
 		return nil, sk.why
 	}
-	w := &waiter{sk: sk, mode: mode}
-	if !sk.own[mode] {
-		sk.own[mode] = true
-		w.left = make(chan struct{})
-		sk.waiters[w] = struct{}{}
-		return w, nil
+	w := &waiter{sk: sk, mode: mode, turn: make(chan struct{}), left: make(chan struct{})}
+	t := &sk.turns[mode]
+	if t.active == nil {
+		t.active = w
+		close(w.turn)
+	} else {
+		t.queue = append(t.queue, w)
 	}
-	dup := -1
-	var err error
-	if cerr := sk.control(func(fd int) { dup, err = unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }); cerr != nil {
-		return nil, cerr
-	}
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(dup), "socket")
-	if f == nil {
-		unix.Close(dup)
-		return nil, unix.EBADF
-	}
-	w.file = f
-	sk.waiters[w] = struct{}{}
 	return w, nil
 }
 
-func (sk *sock) dropWaiter(w *waiter) {
-	if w.file != nil {
-		sk.mu.Lock()
-		delete(sk.waiters, w)
-		sk.mu.Unlock()
-		w.cancel(0)
-		return
+// leave takes w out of its queue, or, if it is active, hands the poller to
+// the next call in the queue. It reports whether w was still queued.
+func (sk *sock) leave(w *waiter) (wasQueued bool) {
+	sk.mu.Lock()
+	defer sk.mu.Unlock()
+	t := &sk.turns[w.mode]
+	for i, q := range t.queue {
+		if q == w {
+			t.queue = append(t.queue[:i], t.queue[i+1:]...)
+			return true
+		}
 	}
+	if t.active == w {
+		t.active = nil
+		if len(t.queue) > 0 && !sk.stopped {
+			t.active = t.queue[0]
+			t.queue = t.queue[1:]
+			close(t.active.turn)
+		}
+	}
+	return false
+}
+
+// drop ends an active call's wait: it clears a deadline a cancel set, so
+// the next call can wait on the file, then hands the poller on.
+func (sk *sock) drop(w *waiter) {
 	w.mu.Lock()
 	w.dropped = true
 	clear := w.deadlined
 	w.mu.Unlock()
 	if clear {
-		setDeadline(sk.file, w.mode, time.Time{}) // for the next call to wait on it
+		setDeadline(sk.file, w.mode, time.Time{})
 	}
-	sk.mu.Lock()
-	delete(sk.waiters, w)
-	sk.own[w.mode] = false
-	sk.mu.Unlock()
+	sk.leave(w)
 }
 
-// cancel wakes the waiter's call, which then reports why, and returns once
-// the call no longer waits (as closing a duplicate does): when a session
-// stops its sockets before closing them, every blocked call has been
-// cancelled before a peer's close could wake it. The first reason given
-// wins.
+func (w *waiter) setWhy(why unix.Errno) {
+	w.mu.Lock()
+	if w.why == 0 {
+		w.why = why
+	}
+	w.mu.Unlock()
+}
+
+// cancel wakes the active waiter's call, which then reports why, and
+// returns once the call no longer waits in the poller: when a session stops
+// its sockets before closing them, every blocked call has been cancelled
+// before a peer's close could wake it. The first reason given wins.
 func (w *waiter) cancel(why unix.Errno) {
 	w.mu.Lock()
 	if w.why == 0 {
 		w.why = why
 	}
-	if w.file == nil {
-		if !w.dropped {
-			w.deadlined = true
-			setDeadline(w.sk.file, w.mode, time.Unix(1, 0)) // in the past: wakes the call
-		}
-		w.mu.Unlock()
-		<-w.left
-		return
+	if !w.dropped {
+		w.deadlined = true
+		setDeadline(w.sk.file, w.mode, time.Unix(1, 0)) // in the past: wakes the call
 	}
 	w.mu.Unlock()
-	w.file.Close()
+	<-w.left
 }
 
 // setDeadline sets f's deadline for mode. An error means f is closed, which
@@ -195,7 +212,8 @@ const (
 
 // wait runs op with the descriptor until op reports done, waiting in the
 // runtime poller for the socket to become ready between tries. op runs once
-// straight away, so a call that need not block costs no waiter. It
+// straight away, so a call that need not block costs no waiter. A call that
+// finds another waiting in the same mode queues behind it (see turns). It
 // returns ECANCELED when ctx ends and EBADF when the socket is closed,
 // without running op again.
 func (sk *sock) wait(ctx context.Context, mode int, op func(fd int) (done bool)) error {
@@ -203,26 +221,36 @@ func (sk *sock) wait(ctx context.Context, mode int, op func(fd int) (done bool))
 	if err := sk.control(func(fd int) { done = op(fd) }); err != nil || done {
 		return err
 	}
-	w, err := sk.addWaiter(mode)
+	w, err := sk.enqueue(mode)
 	if err != nil {
 		return err
 	}
-	defer sk.dropWaiter(w)
+	select {
+	case <-w.turn:
+	case <-ctx.Done():
+		w.setWhy(unix.ECANCELED)
+		if sk.leave(w) {
+			return unix.ECANCELED // still queued: nothing else to undo
+		}
+		<-w.turn // given the turn meanwhile, or the socket stopped: leave handed it on
+		close(w.left)
+		return w.reason()
+	}
+	sk.mu.Lock()
+	stoppedWhileQueued := sk.stopped && sk.turns[mode].active != w
+	sk.mu.Unlock()
+	if stoppedWhileQueued {
+		return w.reason()
+	}
+	defer sk.drop(w)
 	stop := context.AfterFunc(ctx, func() { w.cancel(unix.ECANCELED) })
 	defer stop()
-	raw := sk.raw
-	if w.file == nil {
-		defer close(w.left) // after the wait, before dropWaiter
-	} else {
-		if raw, err = w.file.SyscallConn(); err != nil {
-			return w.reason()
-		}
-	}
+	defer close(w.left) // after the wait, before drop
 	try := func(fd uintptr) bool { return op(int(fd)) }
 	if mode == forWrite {
-		err = raw.Write(try)
+		err = sk.raw.Write(try)
 	} else {
-		err = raw.Read(try)
+		err = sk.raw.Read(try)
 	}
 	if err != nil {
 		return w.reason()

@@ -2,8 +2,9 @@ package native
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
+	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -118,21 +119,27 @@ func (s *Session) OwnSockets() []wire.SocketInfo {
 }
 
 // Leftovers is the last part of Sockets: the sockets on the session's ports
-// that no descriptor owns. It reads the kernel's table of every TCP socket
-// of the host, which costs milliseconds on a host with a large connection
-// hash (see ChangesLeftovers for when a caller may skip it).
+// that no descriptor owns, from a read of the host's table that starts
+// after the call. See LeftoversSince.
 func (s *Session) Leftovers() ([]wire.SocketInfo, error) {
+	left, _, err := s.LeftoversSince(time.Now())
+	return left, err
+}
+
+// LeftoversSince is Leftovers from a read of the host's table that started
+// at or after since, and that read's start. The reads are shared by every
+// session of the process and spaced by their cost (table.go), so a call may
+// wait for the next one: a caller that knows when its sockets last changed
+// passes that moment, and a read that began since then serves it. It
+// returns nothing once the session is closed.
+func (s *Session) LeftoversSince(since time.Time) ([]wire.SocketInfo, time.Time, error) {
 	s.mu.Lock()
 	ports := make(map[uint16]bool, len(s.ports))
 	for p := range s.ports {
 		ports[p] = true
 	}
 	s.mu.Unlock()
-	left, err := leftovers(ports)
-	if err != nil {
-		err = fmt.Errorf("leftover sockets unknown: %w", err)
-	}
-	return left, err
+	return hostTable.leftovers(ports, since, s.done.Done())
 }
 
 // ChangesLeftovers reports whether a call of op may change Leftovers: make,
@@ -168,3 +175,20 @@ func addresses(fd int) wire.SocketInfo {
 }
 
 func intp(n int) *int { return &n }
+
+// PeerGone reports whether the peer of conn, a TCP connection, has closed
+// or reset it, as the kernel knows without reading it: its state is no
+// longer ESTABLISHED. The bridge asks it of a page whose frames it has
+// stopped reading (the page's calls wait for the data budget), which would
+// otherwise notice a vanished page only at its next ping.
+func PeerGone(conn syscall.Conn) bool {
+	raw, err := conn.SyscallConn()
+	if err != nil {
+		return true
+	}
+	gone := false
+	if raw.Control(func(fd uintptr) { gone = !established(int(fd)) }) != nil {
+		return true
+	}
+	return gone
+}

@@ -42,6 +42,13 @@ func describe(fd int) wire.SocketInfo {
 	return info
 }
 
+// established reports whether the TCP socket fd is ESTABLISHED (true when
+// its state cannot be read).
+func established(fd int) bool {
+	ci, err := unix.GetsockoptTCPConnectionInfo(fd, unix.IPPROTO_TCP, unix.TCP_CONNECTION_INFO)
+	return err != nil || tcpStates[int(ci.State)] == "ESTABLISHED"
+}
+
 // leftovers is not read on macOS, which has no /proc/net/tcp (its table is
 // behind sysctl net.inet.tcp.pcblist_n, in private structures).
 func leftovers(ports map[uint16]bool) ([]wire.SocketInfo, error) {
@@ -49,4 +56,9 @@ func leftovers(ports map[uint16]bool) ([]wire.SocketInfo, error) {
 		return nil, nil
 	}
 	return nil, errors.New("this system's table of sockets no descriptor owns is not read (Linux only)")
+}
+
+// listenersOn is unknown on macOS, for the same reason as leftovers.
+func listenersOn(port uint16) ([]hostListener, error) {
+	return nil, errors.New("this system's table of listeners is not read (Linux only)")
 }

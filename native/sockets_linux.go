@@ -2,8 +2,10 @@ package native
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -51,6 +53,13 @@ func describe(fd int) wire.SocketInfo {
 	return info
 }
 
+// established reports whether the TCP socket fd is ESTABLISHED (true when
+// its state cannot be read: the caller then keeps waiting as before).
+func established(fd int) bool {
+	ti, err := unix.GetsockoptTCPInfo(fd, unix.IPPROTO_TCP, unix.TCP_INFO)
+	return err != nil || ti.State == 1
+}
+
 // procTables are the kernel's TCP socket tables, IPv4 and IPv6.
 var procTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 
@@ -58,14 +67,80 @@ var procTables = []string{"/proc/net/tcp", "/proc/net/tcp6"}
 // architecture Go supports).
 const userHz = 100
 
-// leftovers reads the kernel's TCP tables for sockets on ports that no
-// descriptor owns: their inode is 0. These are the connections a close left
-// behind (TIME_WAIT, FIN_WAIT2, LAST_ACK, …) and the ones still waiting in a
-// listener's accept queue.
+// leftovers asks the kernel for the sockets on ports that no descriptor
+// owns: their inode is 0. These are the connections a close left behind
+// (TIME_WAIT, FIN_WAIT2, LAST_ACK, …) and the ones still waiting in a
+// listener's accept queue. It asks over netlink for those ports alone, and
+// reads /proc's whole tables only where netlink is unavailable.
 func leftovers(ports map[uint16]bool) ([]wire.SocketInfo, error) {
 	if len(ports) == 0 {
 		return nil, nil
 	}
+	found, err := portSockets(ports, allStates)
+	if errors.Is(err, errNoNetlink) {
+		return leftoversProc(ports)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []wire.SocketInfo
+	for _, e := range found {
+		if e.inode != 0 {
+			continue
+		}
+		info := wire.SocketInfo{Orphan: true, State: tcpStates[int(e.state)], Local: e.local, Peer: e.peer,
+			Queue: intp(int(e.rqueue)), Unsent: intp(int(e.wqueue))}
+		if e.timer == timerTimeWait {
+			info.Timer = intp(int(e.expires))
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// listenersOn lists the host's TCP listeners on port, with their inodes.
+func listenersOn(port uint16) ([]hostListener, error) {
+	found, err := portSockets(map[uint16]bool{port: true}, listenState)
+	if errors.Is(err, errNoNetlink) {
+		return listenersProc(port)
+	}
+	var out []hostListener
+	for _, e := range found {
+		out = append(out, hostListener{local: e.local, inode: uint64(e.inode)})
+	}
+	return out, err
+}
+
+// listenersProc is listenersOn from /proc/net/tcp and tcp6.
+func listenersProc(port uint16) ([]hostListener, error) {
+	var out []hostListener
+	for _, name := range procTables {
+		data, err := os.ReadFile(name)
+		if os.IsNotExist(err) && strings.HasSuffix(name, "6") {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		for _, line := range strings.Split(string(data), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 10 || f[3] != "0A" {
+				continue
+			}
+			local, err := procAddr(f[1])
+			if err != nil || local.Port() != port {
+				continue
+			}
+			inode, _ := strconv.ParseUint(f[9], 10, 64)
+			out = append(out, hostListener{local: local, inode: inode})
+		}
+	}
+	return out, nil
+}
+
+// leftoversProc is leftovers from /proc/net/tcp and tcp6, which list every
+// TCP socket of the host as text.
+func leftoversProc(ports map[uint16]bool) ([]wire.SocketInfo, error) {
 	var out []wire.SocketInfo
 	for _, name := range procTables {
 		f, err := os.Open(name)
@@ -75,7 +150,9 @@ func leftovers(ports map[uint16]bool) ([]wire.SocketInfo, error) {
 		if err != nil {
 			return out, err
 		}
-		found, err := parseProcTCP(bufio.NewScanner(f), ports)
+		sc := bufio.NewScanner(f)
+		sc.Buffer(make([]byte, 64<<10), 64<<10) // the kernel fills whole pages: fewer, larger reads
+		found, err := parseProcTCP(sc, ports)
 		f.Close()
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", name, err)
@@ -93,6 +170,9 @@ func parseProcTCP(sc *bufio.Scanner, ports map[uint16]bool) ([]wire.SocketInfo, 
 	var out []wire.SocketInfo
 	sc.Scan() // the header
 	for sc.Scan() {
+		if port, ok := procLocalPort(sc.Bytes()); ok && !ports[port] {
+			continue // most lines: split only the ones on a watched port
+		}
 		f := strings.Fields(sc.Text())
 		if len(f) < 10 {
 			continue
@@ -129,6 +209,22 @@ func parseProcTCP(sc *bufio.Scanner, ports map[uint16]bool) ([]wire.SocketInfo, 
 		out = append(out, info)
 	}
 	return out, sc.Err()
+}
+
+// procLocalPort reads the local port of a line of /proc/net/tcp without
+// splitting the line: the hex digits after the first colon of its second
+// field.
+func procLocalPort(line []byte) (uint16, bool) {
+	f := bytes.Fields(line[:min(len(line), 64)]) // sl, then local_address (at most 37 bytes)
+	if len(f) < 2 {
+		return 0, false
+	}
+	_, port, ok := bytes.Cut(f[1], []byte{':'})
+	if !ok {
+		return 0, false
+	}
+	p, err := strconv.ParseUint(string(port), 16, 16)
+	return uint16(p), err == nil
 }
 
 // procAddr decodes an address of /proc/net/tcp: the address as 32-bit words
