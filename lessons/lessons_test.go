@@ -239,7 +239,7 @@ func startNative(t *testing.T, bin string, port int) *program {
 	go func() {
 		err := cmd.Wait()
 		mu.Lock()
-		fmt.Fprintf(&out, "\n[%v]", cmp.Or(err, error(exitedCleanly)))
+		fmt.Fprintf(&out, "\n[%v]", cmp.Or(err, error(errExitedCleanly)))
 		mu.Unlock()
 		close(p.ended)
 	}()
@@ -264,8 +264,8 @@ func startNative(t *testing.T, bin string, port int) *program {
 	return p
 }
 
-// exitedCleanly marks a clean exit in a native program's output.
-var exitedCleanly = errors.New("exit status 0")
+// errExitedCleanly marks a clean exit in a native program's output.
+var errExitedCleanly = errors.New("exit status 0")
 
 type writerFunc func([]byte) (int, error)
 

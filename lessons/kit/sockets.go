@@ -1,7 +1,6 @@
 package kit
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
@@ -31,9 +30,6 @@ type Socket struct {
 	// any more (a TIME_WAIT, a connection its program closed first).
 	Inode uint64
 }
-
-// errNoView says the kernel's view is not available on this platform.
-var errNoView = errors.New("the kernel's table of sockets is not readable here")
 
 // PortSockets returns the TCP sockets, IPv4 and IPv6, whose local port is
 // port.
