@@ -117,19 +117,26 @@ func connect(ctx context.Context, sk *sock, sa unix.Sockaddr) error {
 // byte or the end of the stream. Each try reads into one of the session's
 // buffers, held only for the syscall, and the bytes read are copied out: a
 // 64-byte echo then costs 64 bytes, not a zeroed buffer of size.
-func (s *Session) read(ctx context.Context, sk *sock, size int, r *wire.Result) error {
+func (s *Session) read(ctx context.Context, sk *sock, size int, into []byte, r *wire.Result) error {
 	size = min(max(size, 0), wire.MaxData)
 	var data []byte
 	var err error
 	werr := sk.wait(ctx, forRead, func(fd int) bool {
+		var n int
+		if len(into) >= size {
+			// The caller's own buffer, in the same process: no copy.
+			for n, err = unix.Read(fd, into[:size]); err == unix.EINTR; {
+				n, err = unix.Read(fd, into[:size])
+			}
+			if err == nil {
+				data = into[:n]
+			}
+			return err != unix.EAGAIN
+		}
 		buf := s.readBuffers.Get().(*[]byte)
 		defer s.readBuffers.Put(buf)
-		var n int
-		for {
+		for n, err = unix.Read(fd, (*buf)[:size]); err == unix.EINTR; {
 			n, err = unix.Read(fd, (*buf)[:size])
-			if err != unix.EINTR {
-				break
-			}
 		}
 		if err == nil {
 			data = append(make([]byte, 0, n), (*buf)[:n]...)

@@ -334,7 +334,7 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 	case wire.OpAccept:
 		return s.accept(ctx, sk, r)
 	case wire.OpRead:
-		return s.read(ctx, sk, c.Size, r)
+		return s.read(ctx, sk, c.Size, c.Into, r)
 	case wire.OpWrite:
 		return write(ctx, sk, c.Data, r)
 	case wire.OpShutdown:

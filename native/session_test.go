@@ -116,6 +116,29 @@ func TestReadAfterPeerCloses(t *testing.T) {
 	}
 }
 
+// TestReadIntoTheCallersBuffer: a caller in the session's process (a
+// runner) gets its bytes read straight into its own buffer, and the trace
+// keeps a copy of them, not the buffer.
+func TestReadIntoTheCallersBuffer(t *testing.T) {
+	t.Parallel()
+	s := newSession(t, DefaultPolicy())
+	l, addr := listener(t, s)
+	c := dial(t, addr)
+	conn := ok(t, s, wire.Call{Op: wire.OpAccept, FD: l}).Ret
+	c.Write([]byte("hello\n"))
+	buf := make([]byte, 64)
+	r := ok(t, s, wire.Call{Op: wire.OpRead, FD: conn, Size: len(buf), Into: buf})
+	if r.Ret != 6 || string(buf[:6]) != "hello\n" || &r.Data[0] != &buf[0] {
+		t.Fatalf("read into the caller's buffer: got %d %q (the buffer holds %q); want 6 bytes in place", r.Ret, r.Data, buf[:6])
+	}
+	copy(buf, "XXXXXX")
+	tr := s.Trace()
+	last := tr[len(tr)-1]
+	if string(last.Result.Data) != "hello\n" || last.Call.Into != nil {
+		t.Errorf("the trace's read: %q, Into kept: %v; want its own copy of hello, and no hold on the buffer", last.Result.Data, last.Call.Into != nil)
+	}
+}
+
 func TestBlockedCallsReturn(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

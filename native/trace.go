@@ -31,6 +31,7 @@ type trace struct {
 func (t *trace) add(c *wire.Call, r *wire.Result, start, end time.Time) {
 	e := TraceEntry{Call: *c, Result: *r, Start: start, End: end}
 	e.Call.Data = clip(c.Data)
+	e.Call.Into = nil // the caller's buffer: not the trace's to keep
 	e.Result.Data = clip(r.Data)
 	if r.Refused != nil {
 		refused := *r.Refused

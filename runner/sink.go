@@ -15,7 +15,8 @@ import (
 // skipped event says how many, so the page shows the newest ones.
 const (
 	batchWindow  = 16 * time.Millisecond // longest a call, result or output event waits for company
-	maxCalls     = 256                   // call events waiting at once
+	floodWindow  = 50 * time.Millisecond // the same while calls are being left out: the page draws the newest ones no faster
+	maxCalls     = 128                   // call events waiting at once
 	maxOutput    = 64 << 10              // bytes of output waiting at once
 	urgentWait   = time.Second           // how long a stop, diagnostic or answer waits to be written
 	writeBufSize = 64 << 10
@@ -206,8 +207,8 @@ func (s *sink) flush() {
 }
 
 // writer writes what gathered while a write was under way or too recent:
-// at most once per batchWindow while only routine events wait, at once
-// otherwise.
+// at most once per batchWindow while only routine events wait (floodWindow
+// while some are being left out), at once otherwise.
 func (s *sink) writer() {
 	for range s.wake {
 		s.mu.Lock()
@@ -216,7 +217,11 @@ func (s *sink) writer() {
 			continue // the one writing wakes us again if more waits
 		}
 		urgent := slices.ContainsFunc(s.pending, func(e engine.Event) bool { return !routine(e) })
-		wait := batchWindow - time.Since(s.last)
+		window := batchWindow
+		if s.skipped.Calls > 0 || s.skipped.Bytes > 0 {
+			window = floodWindow
+		}
+		wait := window - time.Since(s.last)
 		s.mu.Unlock()
 		if !urgent && wait > 0 {
 			time.Sleep(wait)

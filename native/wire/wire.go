@@ -73,6 +73,10 @@ type Call struct {
 	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
 	Client uint64         `json:"client,omitempty"`  // client-send, client-shutdown, client-close: the client's id
 	Data   []byte         `json:"-"`                 // write, client-send: the bytes, carried raw after the header
+	// Into is where a read puts its bytes when the caller shares the
+	// session's process (a runner): the Result's Data is then Into's
+	// start, with no copy. It never crosses the wire.
+	Into []byte `json:"-"`
 	// AtExit marks a close the engine made for a program that had ended
 	// with the descriptor still open, as the kernel does at exit: lesson
 	// checkers must not count it as the learner's close.
