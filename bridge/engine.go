@@ -85,11 +85,19 @@ func (s *session) startRun(b *bridge, req engine.Request) {
 		Source: req.Source, Name: req.Name, Debug: req.Debug, Breakpoints: req.Breakpoints,
 		Policy: b.cfg.runnerPolicy(), MaxMemory: b.cfg.maxMemory, MaxStack: maxStack,
 	}
-	p, err := runner.Start(b.cfg.runner, prog, runner.Handlers{
-		Events: s.pushEvents,
-		Own:    s.programSockets,
-		Exit:   s.programEnded,
-	})
+	handlers := runner.Handlers{Events: s.pushEvents, Own: s.programSockets, Exit: s.programEnded}
+	var p *runner.Process
+	select {
+	case p = <-s.spare:
+	default:
+	}
+	err := errors.New("no spare runner")
+	if p != nil {
+		err = p.Run(prog, handlers)
+	}
+	if err != nil {
+		p, err = runner.Start(b.cfg.runner, prog, handlers)
+	}
 	if err != nil {
 		b.log.Printf("session from %s: %v", s.peer, err)
 		s.answer(req.ID, nil, err)
@@ -102,6 +110,25 @@ func (s *session) startRun(b *bridge, req engine.Request) {
 	b.log.Printf("session from %s: runner %d runs %s", s.peer, p.Pid, p.Name)
 	s.pushEvent(engine.Event{Type: engine.TypeProcess, Pid: p.Pid, Text: p.Name})
 	s.answer(req.ID, map[string]int{"pid": p.Pid}, nil)
+}
+
+// keepSpare keeps a runner started and waiting for the page's next Run,
+// until the page goes away: Run then hands it the program and does not
+// wait for a process to start.
+func (s *session) keepSpare(b *bridge) {
+	defer s.runs.Done()
+	for s.ctx.Err() == nil {
+		p, err := runner.Spawn(b.cfg.runner)
+		if err != nil {
+			b.log.Printf("session from %s: a spare runner: %v", s.peer, err)
+			return // each Run starts its own
+		}
+		select {
+		case s.spare <- p:
+		case <-s.ctx.Done():
+			p.Discard()
+		}
+	}
 }
 
 // maxStack bounds one goroutine's stack in a runner: a runaway recursion

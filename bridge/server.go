@@ -23,6 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"sockstep/runner"
 	"sockstep/site"
 )
 
@@ -62,6 +63,7 @@ type bridge struct {
 // listen binds 127.0.0.1:port and prepares the bridge. A taken port gets a
 // message that says what to do.
 func listen(cfg config, logTo io.Writer) (*bridge, error) {
+	runner.SweepWorkDirs()
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.port)))
 	if errors.Is(err, syscall.EADDRINUSE) {
 		return nil, fmt.Errorf("port %d is already in use by another program; choose another: PORT=%d make run (or sockstep --port %d)", cfg.port, cfg.port+1, cfg.port+1)
@@ -106,6 +108,18 @@ func (b *bridge) url() string {
 	return "http://127.0.0.1:" + b.port + "/?token=" + b.token
 }
 
+// courseLinks are the addresses that open the page each allowed origin
+// hosts (--allow-origin) with this bridge: its address and token travel in
+// the fragment, which the browser never sends to the course's server. The
+// page reads them there (site/src/bridge.js).
+func (b *bridge) courseLinks() []string {
+	links := make([]string, len(b.cfg.coursePages))
+	for i, page := range b.cfg.coursePages {
+		links[i] = page + "#bridge=127.0.0.1:" + b.port + "&token=" + b.token
+	}
+	return links
+}
+
 // serve answers requests until ctx ends, then closes every session and
 // waits for them to finish.
 func (b *bridge) serve(ctx context.Context) error {
@@ -137,9 +151,11 @@ func (b *bridge) serve(ctx context.Context) error {
 
 // ServeHTTP checks every request — Host, then token — before routing it.
 // Every answer, refusals included, carries the headers that keep other
-// pages from framing or sniffing it; none carries CORS headers, so a page of
-// another origin can at most send a request (fetch with mode "no-cors"),
-// never read an answer.
+// pages from framing or sniffing it. Only the lesson API's answers to a page
+// of an origin listed with --allow-origin carry CORS headers (that page holds
+// the token, from the link the bridge printed); a page of any other origin
+// can at most send a request (fetch with mode "no-cors"), never read an
+// answer.
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -149,6 +165,10 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.refuse(w, r, http.StatusForbidden, fmt.Sprintf("Host %s is not this bridge's loopback address (a guard against DNS rebinding); open http://127.0.0.1:%s/", quoted(r.Host), b.port))
 		return
 	}
+	api := strings.HasPrefix(r.URL.Path, "/api/")
+	if api {
+		b.allowCourse(w, r)
+	}
 	if !b.tokenValid(r) {
 		b.refuse(w, r, http.StatusForbidden, "missing or wrong token: open the URL that sockstep printed when it started")
 		return
@@ -157,7 +177,11 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.serveWebSocket(w, r, r.URL.Path == "/engine")
 		return
 	}
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if api {
+		if r.Method == http.MethodOptions && h.Get("Access-Control-Allow-Origin") != "" && r.Header.Get("Access-Control-Request-Method") != "" {
+			b.preflight(w, r)
+			return
+		}
 		b.api.ServeHTTP(w, r)
 		return
 	}
@@ -241,6 +265,40 @@ func (b *bridge) originAllowed(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// allowCourse lets a page of an origin listed with --allow-origin read the
+// lesson API's answer (its refusals too, which say what went wrong): the
+// answer names that origin in Access-Control-Allow-Origin. Cookies never
+// count for it (no Access-Control-Allow-Credentials): such a page must send
+// the token itself. The bridge's own page needs no CORS; any other origin
+// gets no CORS header, so its reads stay refused.
+func (b *bridge) allowCourse(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	for _, o := range b.cfg.allowOrigins {
+		if origin != "" && strings.EqualFold(origin, o) {
+			h.Set("Access-Control-Allow-Origin", origin)
+			return
+		}
+	}
+}
+
+// preflight answers a CORS preflight of an allowed course page (POST
+// /api/check as JSON needs one): the methods and the one header the lesson
+// API takes. Chrome's Private Network Access preflights (the forerunner of
+// Local Network Access) ask whether a public page may reach this machine;
+// for an allowed origin the answer is yes.
+func (b *bridge) preflight(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST")
+	h.Set("Access-Control-Allow-Headers", "Content-Type")
+	h.Set("Access-Control-Max-Age", "600")
+	if strings.EqualFold(r.Header.Get("Access-Control-Request-Private-Network"), "true") {
+		h.Set("Access-Control-Allow-Private-Network", "true")
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // serveAsset serves the built page: precompressed when the build made a .br

@@ -75,8 +75,9 @@ type session struct {
 	// processes (engine.go) and speaks JSON events; a relay session (/ws)
 	// performs the calls of the program in the page's worker.
 	engineMode bool
-	events     chan []byte // engine mode: JSON arrays of events for the write pump
-	runMu      sync.Mutex  // one Run starts at a time
+	events     chan []byte          // engine mode: JSON arrays of events for the write pump
+	runMu      sync.Mutex           // one Run starts at a time
+	spare      chan *runner.Process // a runner waiting for the next Run (keepSpare)
 	runs       sync.WaitGroup
 	procMu     sync.Mutex
 	proc       *runner.Process   // the runner that runs now
@@ -151,6 +152,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 
 		engineMode: engineMode,
 		events:     make(chan []byte, resultBacklog),
+		spare:      make(chan *runner.Process),
 		data:       newBudget(b.cfg.maxDataInFlight),
 	}
 	s.native.Watch(b.recent.list(time.Now())...)
@@ -206,6 +208,10 @@ func (b *bridge) closeSessions() {
 // then closes every socket of the session and waits for its calls to return.
 func (s *session) run(b *bridge) {
 	s.send(wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}})
+	if s.engineMode {
+		s.runs.Add(1)
+		go s.keepSpare(b)
+	}
 	pumped := make(chan struct{})
 	go func() {
 		if s.engineMode {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -28,6 +29,9 @@ func Main() int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sockstep runner: no control socket: this mode is started by the bridge, not by hand:", err)
 		return 2
+	}
+	if wd, err := os.Getwd(); err == nil && strings.HasPrefix(filepath.Base(wd), workDirPrefix) {
+		os.Remove(wd) // empty, and ours alone
 	}
 	in := bufio.NewReader(control)
 	var first toRunner

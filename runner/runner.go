@@ -25,6 +25,11 @@ import (
 // exec.Cmd's ExtraFiles.
 const controlFD = 3
 
+// workDirPrefix starts the name of a runner's working directory, which the
+// runner removes as it starts: it works in a directory that no longer
+// exists, and none is left behind however the bridge ends.
+const workDirPrefix = "sockstep-run-"
+
 // Program is the first message the bridge sends a runner: what to run and
 // under which limits.
 type Program struct {

@@ -288,3 +288,20 @@ func main() {
 		t.Errorf("status %q; want killed after Stop", got)
 	}
 }
+
+func TestSweepWorkDirs(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	old, _ := os.MkdirTemp("", workDirPrefix)
+	recent, _ := os.MkdirTemp("", workDirPrefix)
+	full, _ := os.MkdirTemp("", workDirPrefix)
+	os.WriteFile(full+"/f", nil, 0o600)
+	long := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(old, long, long)
+	os.Chtimes(full, long, long)
+	SweepWorkDirs()
+	for dir, want := range map[string]bool{old: false, recent: true, full: true} {
+		if _, err := os.Stat(dir); (err == nil) != want {
+			t.Errorf("%s kept: %v; want %v", dir, err == nil, want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -52,6 +53,7 @@ type Process struct {
 	start   *Program
 	workDir string
 
+	ran      chan Handlers // Run (or Discard) gives read its handlers
 	mu       sync.Mutex
 	writeMu  sync.Mutex
 	ended    *string                    // the runner's own word on how the program ended
@@ -63,10 +65,24 @@ type Process struct {
 	status   string
 }
 
-// Start starts a runner for st. The process has an empty environment,
-// /dev/null for input, an empty working directory of its own (removed when
-// it exits), a process group of its own, and dies with the bridge.
+// Start starts a runner for st: Spawn, then Run.
 func Start(cfg Config, st *Program, h Handlers) (*Process, error) {
+	p, err := Spawn(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Run(st, h); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Spawn starts a runner that waits for its program: the bridge keeps one
+// ready for each page, so that Run does not wait for a process to start
+// (about 15 ms here, most of it the runtime's start). The process has an
+// empty environment, /dev/null for input, an empty working directory of its
+// own, a process group of its own, and dies with the bridge.
+func Spawn(cfg Config) (*Process, error) {
 	if len(cfg.Command) == 0 {
 		return nil, errors.New("no runner command")
 	}
@@ -89,14 +105,14 @@ func Start(cfg Config, st *Program, h Handlers) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}
-	dir, err := os.MkdirTemp("", "sockstep-run-")
+	dir, err := os.MkdirTemp("", workDirPrefix)
 	if err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("working directory: %w", err)
 	}
-	p := &Process{cfg: cfg, start: st, conn: conn, stderr: &headBuffer{max: 16 << 10}, workDir: dir, done: make(chan struct{}), Name: processName(st.Name)}
+	p := &Process{cfg: cfg, conn: conn, stderr: &headBuffer{max: 16 << 10}, workDir: dir, done: make(chan struct{}), ran: make(chan Handlers, 1)}
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Args = append([]string{"sockstep"}, append(cfg.Command[1:], st.Name)...)
+	cmd.Args = append([]string{"sockstep"}, cfg.Command[1:]...)
 	cmd.Env = []string{} // not the bridge's: a learner's variables may hold secrets
 	cmd.Dir = dir
 	cmd.Stderr = p.stderr // the Go runtime's last words, if it dies
@@ -109,11 +125,37 @@ func Start(cfg Config, st *Program, h Handlers) (*Process, error) {
 		return nil, fmt.Errorf("start a runner: %w", err)
 	}
 	p.Pid = cmd.Process.Pid
-	if err := p.send(toRunner{Start: st}); err != nil {
-		p.Kill()
-	}
-	go p.read(h)
+	go p.read()
 	return p, nil
+}
+
+// Run hands a spawned runner its program; h receives what the runner
+// sends from then on. A runner runs one program. When it fails (the runner
+// died while it waited), the runner is discarded and h never called.
+func (p *Process) Run(st *Program, h Handlers) error {
+	p.mu.Lock()
+	if p.start != nil {
+		p.mu.Unlock()
+		return errors.New("this runner already runs a program")
+	}
+	p.start, p.Name = st, processName(st.Name)
+	p.mu.Unlock()
+	if err := p.send(toRunner{Start: st}); err != nil {
+		p.Discard() // it died waiting: nobody is to hear of its end
+		return fmt.Errorf("start the program: %w", err)
+	}
+	p.ran <- h
+	return nil
+}
+
+// Discard ends a runner that will not be used: a spare whose page went away.
+func (p *Process) Discard() {
+	p.Kill()
+	select {
+	case p.ran <- Handlers{Events: func([]byte) {}, Own: func(*Own) {}, Exit: func(*Process, string) {}}:
+	default: // Run already gave read its handlers
+	}
+	<-p.done
 }
 
 func (p *Process) send(m toRunner) error {
@@ -208,7 +250,10 @@ func (p *Process) Status() string {
 }
 
 // read takes the runner's lines until it exits, then tells how it ended.
-func (p *Process) read(h Handlers) {
+// It starts with the process, and waits for Run before reading: a runner
+// says nothing before its program arrives.
+func (p *Process) read() {
+	h := <-p.ran
 	in := bufio.NewReaderSize(p.conn, 64<<10)
 	for {
 		b, err := in.ReadSlice('\n')
@@ -341,4 +386,17 @@ func (t *headBuffer) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// SweepWorkDirs removes the empty working directories that runners killed
+// before they could remove their own (a bridge killed within milliseconds
+// of starting one) left in the temporary directory. Empty and a minute
+// old: no runner still starting owns it.
+func SweepWorkDirs() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), workDirPrefix+"*"))
+	for _, d := range dirs {
+		if info, err := os.Stat(d); err == nil && info.IsDir() && time.Since(info.ModTime()) > time.Minute {
+			os.Remove(d) // fails, harmlessly, unless it is empty
+		}
+	}
 }
