@@ -9,6 +9,7 @@ require (
 	github.com/hack-pad/hackpadfs v0.2.4
 	github.com/traefik/yaegi v0.16.1
 	golang.org/x/sys v0.49.0
+	golang.org/x/time v0.16.0
 )
 
 require (

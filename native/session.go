@@ -16,9 +16,11 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/time/rate"
 
 	"sockstep/native/wire"
 )
@@ -37,7 +39,8 @@ type Session struct {
 	fds    map[int]*sock // virtual descriptor → socket; nil while an accept or socket call fills it
 	calls  sync.WaitGroup
 	trace  trace
-	slow   *throttle
+	limit  *rate.Limiter   // the calls-per-second cap; nil for none
+	slowed atomic.Int64    // calls the cap delayed
 	done   context.Context // ends when the session closes
 	end    context.CancelFunc
 
@@ -52,14 +55,14 @@ type Session struct {
 // NewSession starts a session with no sockets.
 func NewSession(p Policy) *Session {
 	done, end := context.WithCancel(context.Background())
-	s := &Session{policy: p, fds: make(map[int]*sock), slow: newThrottle(p.CallsPerSecond, p.CallBurst), done: done, end: end,
+	s := &Session{policy: p, fds: make(map[int]*sock), limit: newLimiter(p.CallsPerSecond, p.CallBurst), done: done, end: end,
 		ports: make(map[uint16]struct{}), clients: make(map[uint64]*client), readBuffers: sync.Pool{New: newReadBuffer}}
 	hostTable.add(s)
 	return s
 }
 
 // Slowed counts the calls the policy's calls-per-second cap has delayed.
-func (s *Session) Slowed() int64 { return s.slow.slowedCalls() }
+func (s *Session) Slowed() int64 { return s.slowed.Load() }
 
 // Do performs one call. Safe for concurrent use by many goroutines; blocking
 // calls (accept, read, write, connect) wait in the Go runtime's poller and
@@ -102,23 +105,6 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	}
 	s.trace.add(c, r, start, time.Now())
 	return r, nil
-}
-
-// wait delays a call over the policy's calls-per-second cap.
-func (s *Session) wait(ctx context.Context) error {
-	d := s.slow.delay(time.Now())
-	if d <= 0 {
-		return nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		s.slow.giveBack()
-		return unix.ECANCELED
-	}
 }
 
 // begin counts a call in, unless the session is closed.

@@ -28,29 +28,27 @@ func TestCallsOverTheCapAreSlowedNotRefused(t *testing.T) {
 	}
 }
 
-// TestThrottleDelays checks the bucket's arithmetic on a clock of its own:
-// a burst passes, then each call waits one more interval, and time refills.
-func TestThrottleDelays(t *testing.T) {
-	th := newThrottle(100, 5)
-	now := time.Unix(1000, 0)
-	for i := range 30 {
-		want := time.Duration(max(0, i-4)) * 10 * time.Millisecond
-		if got := th.delay(now); got != want {
-			t.Fatalf("call %d at one instant: delay %v; want %v", i+1, got, want)
-		}
-	}
-	if n := th.slowedCalls(); n != 25 {
-		t.Errorf("slowed calls: got %d; want 25", n)
-	}
-	// 25 calls are owed 250ms; a second later the bucket is full again.
-	if got := th.delay(now.Add(time.Second)); got != 0 {
-		t.Errorf("a second later: delay %v; want none", got)
-	}
-	th.giveBack()
+// TestCancelledWaitGivesItsTokenBack: calls cancelled while they wait over
+// the cap do not slow the calls after them.
+func TestCancelledWaitGivesItsTokenBack(t *testing.T) {
+	p := DefaultPolicy()
+	p.CallsPerSecond, p.CallBurst = 10, 1
+	s := newSession(t, p)
+	fd := newSocket4(t, s) // takes the only token
 	for range 5 {
-		if got := th.delay(now.Add(time.Second)); got != 0 {
-			t.Errorf("a full bucket: delay %v; want none", got)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		if r := callCtx(t, ctx, s, wire.Call{Op: wire.OpGetsockname, FD: fd}); r.Errno != "ECANCELED" {
+			t.Fatalf("a call cancelled while it waits: %+v; want ECANCELED", r)
 		}
+		cancel()
+	}
+	// Five cancelled waits owe nothing: at most the socket's token is
+	// missing from the bucket, not six.
+	if tokens := s.limit.Tokens(); tokens < -1 {
+		t.Errorf("after five cancelled waits the bucket holds %.2f tokens; want -1 or more", tokens)
+	}
+	if s.Slowed() != 5 {
+		t.Errorf("slowed calls: %d; want 5", s.Slowed())
 	}
 }
 
@@ -77,10 +75,7 @@ func TestThrottledCallIsCancellable(t *testing.T) {
 }
 
 func TestNoCapMeansNoDelay(t *testing.T) {
-	th := newThrottle(0, 1)
-	for range 1000 {
-		if d := th.delay(time.Now()); d != 0 {
-			t.Fatalf("no cap: got a delay of %v", d)
-		}
+	if newLimiter(0, 1) != nil {
+		t.Fatal("no cap: got a limiter")
 	}
 }
