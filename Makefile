@@ -9,7 +9,7 @@ GOROOT  := $(shell $(GO) env GOROOT)
 GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples lessons -name '*.go' -not -path '*/node_modules/*') $(shell find lessons -name '*.md')
 SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
 
-.PHONY: build run test race fuzz bench clean
+.PHONY: build run test race fuzz bench clean dist
 
 ## build: the page, the engine and the bridge, as bin/sockstep
 build: bin/sockstep
@@ -65,6 +65,35 @@ $(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm site/compress.mjs
 
 bin/sockstep: $(DIST)/.compressed $(GO_SOURCES)
 	$(GO) build -o $@ ./bridge
+
+## dist: one self-contained sockstep binary (the page embedded; no Go, no Node needed to run it) for
+## each of DIST_PLATFORMS, the page alone for a course's own site (sockstep-page.tar.gz: the files of
+## site/dist, in a folder sockstep-page/), and their SHA-256 sums, in dist/; then tests them
+## (TestDist). Reproducible:
+## the same sources with the same Go and Node versions give the same bytes, wherever the tree is and
+## whatever its git state (no VCS stamp, paths trimmed). The page is rebuilt from nothing first, so
+## no leftover of an earlier build is embedded.
+DIST_OUT       := dist
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+SHA256SUM      := $(shell command -v sha256sum >/dev/null 2>&1 && echo sha256sum || echo shasum -a 256)
+
+dist: site/node_modules/.installed
+	find $(DIST) -mindepth 1 -not -name placeholder.html -delete
+	GOFLAGS=-buildvcs=false $(MAKE) $(DIST)/.compressed
+	rm -rf $(DIST_OUT)
+	mkdir -p $(DIST_OUT)
+	for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; \
+		echo "  $(DIST_OUT)/sockstep-$$os-$$arch"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOAMD64=v1 GOARM64=v8.0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" \
+			-o $(DIST_OUT)/sockstep-$$os-$$arch ./bridge || exit 1; \
+	done
+	tar -C site --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
+		--exclude=.compressed --exclude='placeholder.html*' --transform='s,^dist,sockstep-page,' -cf - dist \
+		| gzip -9n > $(DIST_OUT)/sockstep-page.tar.gz
+	cd $(DIST_OUT) && $(SHA256SUM) sockstep-* > SHA256SUMS
+	cat $(DIST_OUT)/SHA256SUMS
+	SOCKSTEP_DIST=$(CURDIR)/$(DIST_OUT) $(GO) test -count=1 -run '^TestDist' ./bridge
 
 ## bench: build, then measure the page, the relay and the bridge against native Go (not part of test)
 bench: build

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -19,7 +20,8 @@ const DefaultPort = 7777
 // config is everything the command line decides.
 type config struct {
 	port         int
-	allowOrigins []string // origins besides the bridge's own that may open the WebSocket
+	allowOrigins []string // origins besides the bridge's own that may open the WebSocket and read the lesson API
+	coursePages  []string // for each of allowOrigins, the address of the page hosted there ("https://course.example/sockstep/")
 	maxSessions  int      // pages connected at once
 	maxPending   int      // calls one page may have waiting at once (each holds a goroutine, e.g. blocked in accept)
 	policy       native.Policy
@@ -52,12 +54,13 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		fs.PrintDefaults()
 	}
 	fs.IntVar(&cfg.port, "port", DefaultPort, "`port` to serve the playground on, on 127.0.0.1 (0: any free port)")
-	fs.Func("allow-origin", "also let pages from this `origin` (e.g. https://course.example) drive the bridge; repeatable", func(s string) error {
-		u, err := url.Parse(s)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("%q is not an origin like https://host:port", s)
+	fs.Func("allow-origin", "also let the page hosted at this `origin` (e.g. https://course.example, or with the page's path: https://course.example/sockstep/) drive the bridge; repeatable", func(s string) error {
+		origin, page, err := parseCourseOrigin(s)
+		if err != nil {
+			return err
 		}
-		cfg.allowOrigins = append(cfg.allowOrigins, u.Scheme+"://"+u.Host)
+		cfg.allowOrigins = append(cfg.allowOrigins, origin)
+		cfg.coursePages = append(cfg.coursePages, page)
 		return nil
 	})
 	fs.IntVar(&cfg.maxSessions, "max-sessions", 16, "most pages connected at once")
@@ -101,4 +104,49 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return cfg, fmt.Errorf("--max-calls-per-second must be 0 (no limit) or more, and --call-burst at least 1")
 	}
 	return cfg, nil
+}
+
+// parseCourseOrigin reads an --allow-origin value: an origin as browsers send
+// it in the Origin header (scheme, host in lower case, a port only when it is
+// not the scheme's default), and the address of the page hosted there, which
+// may add a path to the origin ("https://course.example/sockstep/").
+func parseCourseOrigin(s string) (origin, page string, err error) {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || u.User != nil ||
+		u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.Opaque != "" {
+		return "", "", fmt.Errorf("%q is not an origin like https://host[:port], with at most the page's path after it", s)
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	if (u.Scheme == "http" && port == "80") || (u.Scheme == "https" && port == "443") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	origin = u.Scheme + "://" + host
+	if port != "" {
+		origin += ":" + port
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return origin, origin + path, nil
+}
+
+// insecureOrigin reports whether pages of origin are not a secure context:
+// plain http to a host other than a loopback name or address. Chrome lets only
+// secure pages ask for the permission to reach this machine (Local Network
+// Access), so such a page could not reach the bridge there.
+func insecureOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	addr, err := netip.ParseAddr(host)
+	return err != nil || !addr.Unmap().IsLoopback()
 }

@@ -70,6 +70,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "sockstep is ready. Open this URL in your browser:\n\n    %s\n\nPress Ctrl-C to stop.\n", b.url())
+	fmt.Fprintf(stdout, "sockstep is ready. Open this URL in your browser:\n\n    %s\n\n", b.url())
+	if links := b.courseLinks(); len(links) > 0 {
+		// Each link on a line of its own, starting with its origin, so that a
+		// script (or a learner's eye) finds it by the course's address.
+		fmt.Fprintf(stdout, "Or use the page your course hosts, allowed with --allow-origin; open:\n\n")
+		for _, link := range links {
+			fmt.Fprintf(stdout, "%s\n", link)
+		}
+		fmt.Fprintln(stdout)
+		for _, o := range cfg.allowOrigins {
+			if insecureOrigin(o) {
+				fmt.Fprintf(stderr, "sockstep: note: %s is plain http: Chrome lets only https pages (and localhost) ask to reach programs on this computer, so a page from there cannot reach the bridge in Chrome; host it over https\n", o)
+			}
+		}
+	}
+	fmt.Fprintf(stdout, "Press Ctrl-C to stop.\n")
 	return b.serve(ctx)
 }

@@ -4,6 +4,7 @@
 // session. The session outlives runs: the client panel's connections and the
 // sockets table carry on across Stop and Run.
 
+import { connectTrouble } from "./bridge.js";
 import { createRequests, parseEvents } from "./requests.js";
 
 /** @typedef {import("./engine").Engine} Engine */
@@ -13,7 +14,8 @@ import { createRequests, parseEvents } from "./requests.js";
 const START_TIMEOUT_MS = 15000;
 
 /**
- * @param {string} url  ws(s)://host/engine?token=…
+ * @param {string} url  ws(s)://host/engine?token=…; "" when the page knows no bridge (a course's page
+ *   opened without sockstep's link): start then fails, saying what to do
  * @param {EngineCallbacks} callbacks
  * @returns {Engine}
  */
@@ -32,6 +34,17 @@ export function createHostEngine(url, { onEvents, onGone }) {
   function start() {
     /** @type {Promise<void>} */
     const connected = new Promise((resolve, reject) => {
+      /** Rejects start with what the learner should do, once. */
+      let refused = false;
+      const fail = (/** @type {string} */ why) => {
+        if (refused) return;
+        refused = true;
+        connectTrouble(why).then((message) => reject(new Error(message)));
+      };
+      if (!url) {
+        fail("");
+        return;
+      }
       const socket = new WebSocket(url);
       socket.binaryType = "arraybuffer";
       ws = socket;
@@ -39,7 +52,7 @@ export function createHostEngine(url, { onEvents, onGone }) {
       function refuse(/** @type {string} */ why) {
         clearTimeout(timer);
         socket.close();
-        reject(new Error(`could not connect to the bridge: ${why}`));
+        fail(why);
       }
       socket.onmessage = (e) => {
         if (closed) return;

@@ -4,6 +4,7 @@
 // and Stop terminates the worker. Messages are typed in engine.d.ts
 // (ToWorker, FromWorker).
 
+import { connectTrouble } from "./bridge.js";
 import { createRequests, parseEvents } from "./requests.js";
 
 /** @typedef {import("./engine").Engine} Engine */
@@ -16,7 +17,8 @@ import { createRequests, parseEvents } from "./requests.js";
  * @param {object} o
  * @param {string} o.workerURL
  * @param {Promise<WebAssembly.Module>} o.module  engine.wasm, compiled once for every worker
- * @param {string} o.bridgeURL  ws(s)://host/ws?token=…
+ * @param {string} o.bridgeURL  ws(s)://host/ws?token=…; "" when the page knows no bridge: start then
+ *   fails, saying what to do
  * @param {EngineCallbacks} callbacks
  * @returns {Engine}
  */
@@ -40,6 +42,10 @@ export function createPageEngine({ workerURL, module, bridgeURL }, { onEvents, o
   function start() {
     /** @type {Promise<void>} */
     const connected = new Promise((resolve, reject) => {
+      if (!bridgeURL) {
+        connectTrouble("").then((message) => reject(new Error(message)));
+        return;
+      }
       const w = new Worker(workerURL);
       worker = w;
       /** Before start resolved, a failure rejects it; after, the engine is gone. */
@@ -73,7 +79,7 @@ export function createPageEngine({ workerURL, module, bridgeURL }, { onEvents, o
             resolve();
             break;
           case "startFailed":
-            fail(`could not connect to the bridge: ${msg.message}`, "disconnect");
+            connectTrouble(msg.message).then((message) => fail(message, "disconnect"));
             break;
           case "events":
             deliver(parseEvents(msg.json));
