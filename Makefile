@@ -6,7 +6,7 @@ PORT    ?= 7777
 DIST    := site/dist
 GOROOT  := $(shell $(GO) env GOROOT)
 
-GO_SOURCES   := go.mod go.sum $(shell find native wasm bridge site examples lessons -name '*.go' -not -path '*/node_modules/*') $(shell find lessons -name '*.md')
+GO_SOURCES   := go.mod go.sum $(shell find cmd native wasm bridge runner internal site examples lessons -name '*.go' -not -path '*/node_modules/*') $(shell find lessons -name '*.md')
 SITE_SOURCES := $(shell find site/src -type f) site/build.mjs examples/echo/main.go
 
 .PHONY: build run test race fuzz bench clean dist
@@ -64,7 +64,7 @@ $(DIST)/.compressed: $(DIST)/index.html $(DIST)/engine.wasm site/compress.mjs
 	touch $@
 
 bin/sockstep: $(DIST)/.compressed $(GO_SOURCES)
-	$(GO) build -o $@ ./bridge
+	$(GO) build -o $@ ./cmd/sockstep
 
 ## dist: one self-contained sockstep binary (the page embedded; no Go, no Node needed to run it) for
 ## each of DIST_PLATFORMS, the page alone for a course's own site (sockstep-page.tar.gz: the files of
@@ -86,7 +86,7 @@ dist: site/node_modules/.installed
 		os=$${p%/*}; arch=$${p#*/}; \
 		echo "  $(DIST_OUT)/sockstep-$$os-$$arch"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOAMD64=v1 GOARM64=v8.0 $(GO) build -trimpath -buildvcs=false -ldflags="-s -w -buildid=" \
-			-o $(DIST_OUT)/sockstep-$$os-$$arch ./bridge || exit 1; \
+			-o $(DIST_OUT)/sockstep-$$os-$$arch ./cmd/sockstep || exit 1; \
 	done
 	tar -C site --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --mode=u=rwX,go=rX \
 		--exclude=.compressed --exclude='placeholder.html*' --transform='s,^dist,sockstep-page,' -cf - dist \

@@ -1,4 +1,4 @@
-module sockstep
+module github.com/sockstep/sockstep
 
 go 1.26.0
 

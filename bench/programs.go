@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"strings"
 
-	"sockstep/examples"
+	"github.com/sockstep/sockstep/examples"
 )
 
 // The playground programs the benchmark runs. Each is written the way a

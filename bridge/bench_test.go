@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
-	"sockstep/runner"
-	"sockstep/wasm/relay"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/runner"
+	"github.com/sockstep/sockstep/wasm/relay"
 )
 
 // BenchmarkRelayedEcho measures what the bridge spends on each relayed call

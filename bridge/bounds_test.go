@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // heapHeld is the heap the process holds from the system: in use, or free

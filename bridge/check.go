@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"sockstep/lessons"
+	"github.com/sockstep/sockstep/lessons"
 )
 
 // runCheck is `sockstep check LESSON [--addr host:port]`: the lesson's

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"flag"
@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"sockstep/native"
-	"sockstep/runner"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/runner"
 )
 
 // DefaultPort is where the bridge listens unless told otherwise.

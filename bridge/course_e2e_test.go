@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"sockstep/internal/testnet"
-	"sockstep/site"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/site"
 )
 
 // courseCSP is what a course's site might send with the page: the bridge's

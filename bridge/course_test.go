@@ -1,4 +1,4 @@
-package main
+package bridge
 
 // A course's own site hosting the page (--allow-origin): the flag, the link
 // the bridge prints, and the lesson API's CORS answers, for the allowed

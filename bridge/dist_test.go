@@ -1,4 +1,4 @@
-package main
+package bridge
 
 // make dist's binaries, tested as a learner gets them (make dist runs these
 // with SOCKSTEP_DIST set; elsewhere they are skipped).
@@ -29,8 +29,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/site"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/site"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // distPlatforms are the binaries make dist builds, by GOOS/GOARCH.
@@ -205,8 +205,8 @@ func checkBuildInfo(t *testing.T, file, goos, goarch string) {
 	if err != nil {
 		t.Fatalf("no Go build information: %v", err)
 	}
-	if info.Path != "sockstep/bridge" {
-		t.Errorf("main package %q; want sockstep/bridge", info.Path)
+	if info.Path != "github.com/sockstep/sockstep/cmd/sockstep" {
+		t.Errorf("main package %q; want github.com/sockstep/sockstep/cmd/sockstep", info.Path)
 	}
 	settings := map[string]string{}
 	for _, s := range info.Settings {

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/internal/testnet"
 )
 
 // outputText is what the output panel shows.

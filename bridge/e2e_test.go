@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -17,8 +17,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"sockstep/internal/testnet"
-	"sockstep/site"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/site"
 )
 
 // chromiumPath is Debian's Chromium, which .ci/run installs.

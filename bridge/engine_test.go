@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -15,9 +15,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/internal/testnet"
-	"sockstep/lessons"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // engineClient is a page's engine session (/engine), as the tests drive it.

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // FuzzSessionFrames sends whatever bytes as one message of a real session,

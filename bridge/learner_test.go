@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -12,9 +12,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/engine"
-	"sockstep/wasm/relay"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/wasm/relay"
 )
 
 // engineOverWebSocket runs learner programs through the real engine, whose

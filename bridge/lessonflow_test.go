@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"fmt"
@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/lessons"
-	"sockstep/lessons/kit"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // starterSays is what the check of each lesson's starter must say, in the

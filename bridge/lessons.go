@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"time"
 
-	"sockstep/lessons"
+	"github.com/sockstep/sockstep/lessons"
 )
 
 // checkTimeout bounds one lesson check: every checker's waits are bounded,

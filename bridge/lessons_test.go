@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/internal/testnet"
-	"sockstep/lessons"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // api makes one request with the test token's cookie unless noToken.
@@ -242,7 +242,7 @@ func TestCheckCommand(t *testing.T) {
 				server.Wait()
 			}()
 			var out, errOut bytes.Buffer
-			code := cli(ctx, []string{"check", strconv.Itoa(tc.lesson.Number), "--addr", "127.0.0.1:" + port}, &out, &errOut)
+			code := Main(ctx, []string{"check", strconv.Itoa(tc.lesson.Number), "--addr", "127.0.0.1:" + port}, &out, &errOut)
 			if code != tc.want {
 				t.Errorf("exit %d; want %d:\n%s%s", code, tc.want, out.String(), errOut.String())
 			}
@@ -258,7 +258,7 @@ func TestCheckCommand(t *testing.T) {
 	}
 	for _, args := range [][]string{{"check"}, {"check", "99"}, {"check", "4", "--nope"}, {"check", "--addr", "127.0.0.1:1", "4", "--nope"}, {"check", "4", "extra"}} {
 		var out, errOut bytes.Buffer
-		if code := cli(context.Background(), args, &out, &errOut); code != 2 {
+		if code := Main(context.Background(), args, &out, &errOut); code != 2 {
 			t.Errorf("%q: exit %d; want 2", args, code)
 		}
 	}

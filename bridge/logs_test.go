@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // rawGet sends a GET of target (written into the request line as it is)

@@ -1,14 +1,9 @@
-// Command sockstep is the bridge: it serves the playground's page and performs,
-// on this machine's kernel, the socket calls of the learner's program running
-// in that page. Only the page it served, holding the token it printed, can
-// drive it.
-//
-//	sockstep [flags]                      serve the playground
-//	sockstep check LESSON [--addr H:P]    check a natively run program against a lesson
-//
-// The bridge also starts itself as `sockstep runner`, a process per Run that
-// interprets the learner's program beside the kernel (package runner).
-package main
+// Package bridge is the sockstep command's server: it serves the playground's
+// page, starts a runner process per Run (package runner) and performs on this
+// machine's kernel the socket calls of a program the page runs itself. Only
+// the page it served, holding the token it printed, can drive it. The command
+// (cmd/sockstep) is a thin main around Main.
+package bridge
 
 import (
 	"context"
@@ -16,37 +11,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"runtime"
-	"syscall"
-
-	"sockstep/runner"
 )
 
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "runner" {
-		os.Exit(runner.Main()) // a program's own process: all the threads it wants
-	}
-	// One thread runs the bridge's goroutines unless GOMAXPROCS says
-	// otherwise. The bridge mostly waits on sockets and does little work per
-	// call; on one thread the answers to a page's frame of calls are ready
-	// together when the write pump looks, where on two the call goroutines
-	// spread over threads that keep waking each other. Measured side by side
-	// (32-client echo), the bridge's CPU per echo is 15-40% lower, and the
-	// echoes a second from the same to 60% more.
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := cli(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
-	os.Exit(code)
-}
-
-// cli runs one command line and returns the exit status: 0 done (or a check
+// Main runs one command line and returns the exit status: 0 done (or a check
 // passed), 1 a check failed, 2 a usage or start-up error.
-func cli(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "check" {
 		return runCheck(ctx, args[1:], stdout, stderr)
 	}

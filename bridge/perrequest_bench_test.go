@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -17,8 +17,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // BenchmarkConnectionPerRequest measures servers that take a connection per

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"context"
@@ -23,8 +23,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/runner"
-	"sockstep/site"
+	"github.com/sockstep/sockstep/runner"
+	"github.com/sockstep/sockstep/site"
 )
 
 // tokenCookie keeps the token after the first load, so the page may drop it

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -18,7 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 const testToken = "0123456789abcdef0123456789abcdef"

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bytes"
@@ -16,10 +16,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native"
-	"sockstep/native/wire"
-	"sockstep/runner"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/runner"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 const (

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bytes"
@@ -20,8 +20,8 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // How a soak session vanishes: every way a page can go away.

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"testing"
@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // await reads records until want accepts one, failing the test after a

@@ -1,4 +1,4 @@
-package main
+package bridge
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/internal/testnet"
 )
 
 // pressKey sends a key as a person presses it (kb's names: kb.F9).

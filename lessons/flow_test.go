@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/lessons"
-	"sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/lessons/kit"
 )
 
 // TestFlow is what a learner does in every lesson, on one port: run the

@@ -16,10 +16,10 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/internal/testnet"
-	"sockstep/lessons"
-	"sockstep/native"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 func all(t *testing.T) []lessons.Lesson {

@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // FuzzDo gives a session whatever calls a frame decodes to: it must never

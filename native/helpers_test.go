@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // wait bounds every call a test makes: a hung call fails the test instead

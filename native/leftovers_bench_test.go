@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // crowdHost fills the host's TCP table with n connections in TIME_WAIT on

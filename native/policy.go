@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Policy says what a session may do on the host. A refusal is reported as a

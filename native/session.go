@@ -22,7 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 	"golang.org/x/time/rate"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // firstFD is the lowest virtual descriptor: 0, 1 and 2 are the standard

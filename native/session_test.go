@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 func TestBindInUse(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // The three moments the sockets panel exists to show, against the real

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // The leftovers of every session come from one reader of the host's TCP

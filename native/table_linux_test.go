@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // key is what both readers of the table must agree on for one leftover.

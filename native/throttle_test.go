@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // TestCallsOverTheCapAreSlowedNotRefused: a burst of calls beyond the cap

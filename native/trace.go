@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // TraceEntry is one finished call of a session, as lesson checkers see it.

@@ -15,9 +15,9 @@ import (
 	"strings"
 	"sync"
 
-	"sockstep/native"
-	"sockstep/native/wire"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // Main is the runner process (`sockstep runner`): it reads its Program from

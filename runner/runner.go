@@ -16,9 +16,9 @@ import (
 	"encoding/json"
 	"time"
 
-	"sockstep/native"
-	"sockstep/native/wire"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // controlFD is where the runner finds its control socket: the first of

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // TestMain lets this test binary serve as the runner, as the sockstep

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"time"
 
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // Bounds on the events waiting for the page. A server making tens of

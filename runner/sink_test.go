@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // TestSinkLeavesOutTheOldestUnderAFlood holds the writer back, as a slow

@@ -16,8 +16,8 @@ import (
 	"syscall"
 	"time"
 
-	"sockstep/native"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 // Config is how the bridge starts runners.

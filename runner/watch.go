@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sockstep/native"
+	"github.com/sockstep/sockstep/native"
 )
 
 const (

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"sockstep/wasm/workspace"
+	"github.com/sockstep/sockstep/wasm/workspace"
 )
 
 // The workspace's binary helpers for site/src/workspace.js, outside the

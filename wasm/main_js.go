@@ -21,9 +21,9 @@ import (
 	"syscall/js"
 	"time"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/engine"
-	"sockstep/wasm/relay"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/wasm/relay"
 )
 
 // dialTimeout bounds start's wait for the bridge.

@@ -13,8 +13,8 @@ import (
 	"os"
 	"os/signal"
 
-	"sockstep/native"
-	"sockstep/wasm/engine"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/wasm/engine"
 )
 
 func main() {

@@ -3,9 +3,9 @@
 package binding
 
 import (
-	"sockstep/lessons/kit"
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 2's checker.

@@ -12,7 +12,7 @@ import (
 	"fmt"
 	"net"
 
-	"sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/lessons/kit"
 )
 
 // Check is lesson 3's checker.

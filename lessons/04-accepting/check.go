@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strconv"
 
-	"sockstep/lessons/kit"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 4's checker.

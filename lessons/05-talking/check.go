@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strings"
 
-	"sockstep/lessons/kit"
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 5's checker.

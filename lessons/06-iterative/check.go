@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
-	talking "sockstep/lessons/05-talking"
-	"sockstep/lessons/kit"
-	"sockstep/native/wire"
+	talking "github.com/sockstep/sockstep/lessons/05-talking"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 6's checker.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/lessons/kit"
 )
 
 // pause lets each piece of a line arrive in a read of its own.

@@ -6,8 +6,8 @@ package ending
 import (
 	"fmt"
 
-	telnet "sockstep/lessons/07-telnet"
-	"sockstep/lessons/kit"
+	telnet "github.com/sockstep/sockstep/lessons/07-telnet"
+	"github.com/sockstep/sockstep/lessons/kit"
 )
 
 // Check is lesson 8's checker.

@@ -19,9 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"sockstep/lessons/kit"
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 9's checker.

@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	telnet "sockstep/lessons/07-telnet"
-	"sockstep/lessons/kit"
-	"sockstep/native"
-	"sockstep/native/wire"
+	telnet "github.com/sockstep/sockstep/lessons/07-telnet"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // wellKnown are names every services database has (Go's own fallback table

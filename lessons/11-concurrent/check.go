@@ -6,9 +6,9 @@ package concurrent
 import (
 	"fmt"
 
-	telnet "sockstep/lessons/07-telnet"
-	"sockstep/lessons/kit"
-	"sockstep/native/wire"
+	telnet "github.com/sockstep/sockstep/lessons/07-telnet"
+	"github.com/sockstep/sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Check is lesson 11's checker.

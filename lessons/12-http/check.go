@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"sockstep/lessons/kit"
+	"github.com/sockstep/sockstep/lessons/kit"
 )
 
 // piecePause lets each piece of a request arrive in a read of its own, and

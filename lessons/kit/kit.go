@@ -29,7 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"sockstep/native"
+	"github.com/sockstep/sockstep/native"
 )
 
 // Step is one line of a check's checklist, as the page and `sockstep check`

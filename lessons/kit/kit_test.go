@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/internal/testnet"
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // listener is a learner's listener on 127.0.0.1:port, without SO_REUSEADDR.

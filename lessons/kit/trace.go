@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"sockstep/native"
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Trace is a session's calls, oldest first. A page's session lives across

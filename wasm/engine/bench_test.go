@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // cpuBound is a program that makes no socket calls: the hooks' cost alone.

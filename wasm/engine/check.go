@@ -7,7 +7,7 @@ import (
 	"go/format"
 	"go/scanner"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // The editor's tools: Check and Format, asked by the page while the learner

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // TestCheckSaysWhatRunSays: the editor's diagnostics while typing are the

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // The client panel's operations, as the page names them: open, send,

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 func TestClientCall(t *testing.T) {

@@ -22,9 +22,9 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/exports"
-	"sockstep/wasm/stepper"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/exports"
+	"github.com/sockstep/sockstep/wasm/stepper"
 )
 
 // Host performs one call on the host: a runner's native.Session.Do, or the

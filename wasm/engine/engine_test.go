@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // recorder collects events; waitFor lets a test wait, bounded, for one.

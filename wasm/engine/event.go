@@ -4,8 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/stepper"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/stepper"
 )
 
 // Event types, as docs/architecture.md and site/src/engine.d.ts list them.

@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/examples"
-	"sockstep/internal/testnet"
-	"sockstep/native"
-	"sockstep/native/wire"
-	"sockstep/wasm/relay"
+	"github.com/sockstep/sockstep/examples"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/native"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/relay"
 )
 
 // hostRelay is the whole path a browser call takes, minus the WebSocket: a

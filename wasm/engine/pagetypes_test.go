@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/stepper"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/stepper"
 )
 
 // pageTypes is the page's mirror of the protocol.

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // The page⇄engine protocol. Whichever engine runs the learner's program —

@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/examples"
-	"sockstep/internal/testnet"
-	"sockstep/wasm/stepper"
+	"github.com/sockstep/sockstep/examples"
+	"github.com/sockstep/sockstep/internal/testnet"
+	"github.com/sockstep/sockstep/wasm/stepper"
 )
 
 // lineOf is the 1-based line of the first line of src containing text.

@@ -7,7 +7,7 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Net returns the learner's `net` package: only LookupPort, the

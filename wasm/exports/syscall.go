@@ -10,7 +10,7 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Perform makes one of the program's calls on the host and returns the answer.

@@ -6,7 +6,7 @@ import (
 	"syscall"
 	"testing"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // fakeHost records calls and answers each with answer(c).

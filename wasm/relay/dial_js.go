@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"syscall/js"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Dial opens a browser WebSocket to url and returns a relay over it once the

@@ -11,7 +11,7 @@ import (
 	"runtime"
 	"sync"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // ErrClosed is the cause given to calls when the relay was closed without one.

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // echoBridge answers every call in each frame with a result whose Ret is

@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"syscall"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // maxValue bounds how long a rendered value is.

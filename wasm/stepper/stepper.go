@@ -14,7 +14,7 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
-	"sockstep/native/wire"
+	"github.com/sockstep/sockstep/native/wire"
 )
 
 // Kinds of step, as the page names them.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/traefik/yaegi/interp"
 
-	"sockstep/native/wire"
-	"sockstep/wasm/exports"
+	"github.com/sockstep/sockstep/native/wire"
+	"github.com/sockstep/sockstep/wasm/exports"
 )
 
 // runYaegi runs src in a fresh interpreter with the standard exports and,
