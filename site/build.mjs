@@ -1,7 +1,17 @@
-// Builds the page into dist/: index.html, main-HASH.js, worker-HASH.js and
+// Builds the page into dist/: index.html, boot-HASH.js, main-HASH.js, the
+// chunks they share or load later (chunk-HASH.js), worker-HASH.js and
 // styles-HASH.css. The Makefile adds wasm_exec.js (Go's, copied from
 // $(go env GOROOT)/lib/wasm) and engine.wasm afterwards; neither is hashed
-// because worker.js and main.js load them by those names.
+// because worker.js and the page load them by those names.
+//
+// The page has two entry points: boot.js, small, which starts the engine's
+// connection, the first reads of the workspace and the lessons' fetch as soon
+// as it is in, and main.js (the editor, the panels), which the browser fetches
+// and compiles meanwhile. What they import is in chunks that index.html
+// preloads, CodeMirror's view and state in chunks of their own (compiled in
+// parallel); what the page needs only once it is ready (Go's syntax and the
+// editor's helps, editor-later.js; marked, for lesson text) is in chunks
+// loaded then.
 //
 //   node build.mjs           build once, minified
 //   node build.mjs --watch   rebuild on change (not minified)
@@ -17,7 +27,7 @@ const watch = process.argv.includes("--watch");
 
 /** What earlier builds of this script left in dist/; anything else there (placeholder.html,
  * wasm_exec.js, engine.wasm, whatever the Makefile adds) is not ours to remove. */
-const ours = /^(index\.html|(main|worker|styles)-[A-Za-z0-9]+\.(js|css)(\.map)?)(\.gz|\.br)?$/;
+const ours = /^(index\.html|(boot|main|chunk|worker|styles)-[A-Za-z0-9]+\.(js|css)(\.map)?)(\.gz|\.br)?$/;
 
 /** @type {esbuild.BuildOptions} */
 const common = {
@@ -31,6 +41,16 @@ const common = {
   logLevel: "warning",
   legalComments: "none",
 };
+
+/** The chunks (relative to dist/) that output file `file` imports, itself and them included. */
+function staticImports(result, file, seen = new Set()) {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const imp of result.metafile.outputs[path.relative(here, path.join(dist, file))]?.imports ?? []) {
+    if (imp.kind === "import-statement" && !imp.external) staticImports(result, path.relative(dist, path.resolve(here, imp.path)), seen);
+  }
+  return seen;
+}
 
 /** The output file (relative to dist/) that esbuild made from entry point `entry`. */
 function outputOf(result, entry) {
@@ -56,25 +76,66 @@ async function buildOnce() {
   const worker = await esbuild.build({ ...common, entryPoints: [workerEntry], format: "iife" });
   const workerFile = outputOf(worker, workerEntry);
 
+  const bootEntry = path.join(src, "boot.js");
   const mainEntry = path.join(src, "main.js");
   const cssEntry = path.join(src, "styles.css");
+  // Entry points of their own for CodeMirror's largest packages, never loaded themselves: they
+  // make esbuild put each package in a chunk of its own, which the browser then compiles in
+  // parallel with the others, rather than all in one long compile that main.js waits for.
+  const splits = { "split-state": "@codemirror/state", "split-view": "@codemirror/view" };
   const page = await esbuild.build({
     ...common,
-    entryPoints: [mainEntry, cssEntry],
+    entryPoints: [bootEntry, mainEntry, cssEntry, ...Object.entries(splits).map(([out, pkg]) => ({ in: `split:${pkg}`, out }))],
+    plugins: [
+      {
+        name: "split",
+        setup(b) {
+          b.onResolve({ filter: /^split:/ }, (a) => ({ path: a.path.slice("split:".length), namespace: "split" }));
+          b.onLoad({ filter: /.*/, namespace: "split" }, (a) => ({ contents: `export * from ${JSON.stringify(a.path)};`, resolveDir: src }));
+        },
+      },
+    ],
     format: "esm",
+    splitting: true,
+    chunkNames: "chunk-[hash]",
     // The default program is examples/echo/main.go, bundled as text: one source of truth.
     loader: { ".go": "text" },
     define: { WORKER_URL: JSON.stringify(workerFile) },
   });
+  // The split entries' own outputs only re-export their chunk: nothing loads them.
+  for (const out of Object.keys(splits)) {
+    for (const file of Object.keys(page.metafile.outputs)) {
+      if (path.basename(file).startsWith(`${out}-`)) {
+        await rm(path.resolve(here, file));
+        delete page.metafile.outputs[file];
+      }
+    }
+  }
+  const bootFile = outputOf(page, bootEntry);
   const mainFile = outputOf(page, mainEntry);
   const cssFile = outputOf(page, cssEntry);
+  // Every chunk the two entries import, fetched at once rather than once each importer is in.
+  const shared = new Set([...staticImports(page, bootFile), ...staticImports(page, mainFile)]);
+  shared.delete(bootFile);
+  shared.delete(mainFile);
+  const preloads = [...shared].map((f) => `<link rel="modulepreload" href="${f}">`).join("\n");
 
   const html = (await readFile(path.join(src, "index.html"), "utf8"))
+    .replaceAll("{{preloads}}", preloads)
+    .replaceAll("{{boot.js}}", bootFile)
     .replaceAll("{{main.js}}", mainFile)
     .replaceAll("{{styles.css}}", cssFile);
   await writeFile(path.join(dist, "index.html"), html);
 
-  const files = [mainFile, workerFile, cssFile, "index.html"];
+  const files = [
+    ...Object.keys(page.metafile.outputs)
+      .map((f) => path.relative(dist, path.resolve(here, f)))
+      .filter((f) => f.endsWith(".js"))
+      .sort(),
+    workerFile,
+    cssFile,
+    "index.html",
+  ];
   for (const f of files) {
     const size = (await readFile(path.join(dist, f))).length;
     console.log(`  dist/${f.padEnd(28)} ${(size / 1024).toFixed(1).padStart(7)} KiB`);

@@ -2,13 +2,23 @@
 // markers for the engine's diagnostics (a run's, and the compile check's while
 // the learner types), breakpoints, and Format.
 
-import { basicSetup } from "codemirror";
-import { EditorView, Decoration, GutterMarker, gutter, keymap, placeholder, showPanel } from "@codemirror/view";
+import {
+  EditorView,
+  Decoration,
+  GutterMarker,
+  drawSelection,
+  gutter,
+  highlightActiveLine,
+  highlightActiveLineGutter,
+  highlightSpecialChars,
+  keymap,
+  lineNumbers,
+  showPanel,
+} from "@codemirror/view";
 import { Annotation, EditorState, Compartment, Prec, RangeSet, StateEffect, StateField } from "@codemirror/state";
-import { indentWithTab, isolateHistory } from "@codemirror/commands";
-import { indentUnit } from "@codemirror/language";
-import { go } from "@codemirror/lang-go";
-import { forEachDiagnostic, lintGutter, setDiagnostics } from "@codemirror/lint";
+import { defaultKeymap, history, historyKeymap, indentWithTab, isolateHistory } from "@codemirror/commands";
+import { defaultHighlightStyle, foldGutter, indentUnit, syntaxHighlighting } from "@codemirror/language";
+import { forEachDiagnostic, lintGutter, lintKeymap, setDiagnostics } from "@codemirror/lint";
 
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
 /** A lint marker, and whether the check while typing set it or a run did. */
@@ -23,6 +33,8 @@ const CHECK_DELAY_MS = 400;
 /**
  * @param {object} opts
  * @param {HTMLElement} opts.parent
+ * @param {string} [opts.doc]  a text the first file likely holds (the playground's starter), shown
+ *   hidden until setDoc: when the file holds it indeed, opening it changes nothing in the editor
  * @param {() => void} opts.onRun     Ctrl/Cmd+Enter
  * @param {() => void} opts.onSave    Ctrl/Cmd+S
  * @param {(source: string) => void} opts.onChange  after every edit by the learner
@@ -31,8 +43,9 @@ const CHECK_DELAY_MS = 400;
  *   (tools.check): its diagnostics are shown while the learner types
  * @param {(source: string) => Promise<string>} [opts.format]  gofmt (tools.format), for format()
  */
-export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = () => {}, check, format }) {
-  const editable = new Compartment();
+export function createEditor({ parent, doc = "", onRun, onSave, onChange, onBreakpoints = () => {}, check, format }) {
+  /** What enhance() adds: Go's syntax, completion, search… (editor-later.js). */
+  const extras = new Compartment();
   /** Counts changes of the text, so that a check or format answered for an older text is dropped. */
   let version = 0;
   let checkTimer = /** @type {ReturnType<typeof setTimeout> | undefined} */ (undefined);
@@ -40,7 +53,7 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
   const view = new EditorView({
     parent,
     state: EditorState.create({
-      doc: "",
+      doc,
       extensions: [
         Prec.highest(
           keymap.of([
@@ -49,9 +62,19 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
             { key: "Shift-Alt-f", run: () => (formatDoc(), true), preventDefault: true },
           ]),
         ),
-        basicSetup,
+        extras.of([]),
+        // CodeMirror's basic setup, but for what enhance() adds.
+        lineNumbers(),
+        highlightActiveLineGutter(),
+        highlightSpecialChars(),
+        history(),
+        foldGutter(),
+        drawSelection(),
+        EditorState.allowMultipleSelections.of(true),
+        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        highlightActiveLine(),
+        keymap.of([...defaultKeymap, ...historyKeymap, ...lintKeymap]),
         keymap.of([indentWithTab]), // Escape, then Tab, still leaves the editor
-        go(),
         indentUnit.of("\t"),
         EditorState.tabSize.of(4),
         breakpointField,
@@ -70,8 +93,8 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
         lintGutter(),
         formatErrorField,
         formatErrorTheme,
-        placeholder("Loading your program…"),
-        editable.of([EditorState.readOnly.of(true), EditorView.editable.of(false)]),
+        lockedField,
+        provisionalTheme,
         EditorView.editorAttributes.of({ "data-testid": "editor" }),
         EditorView.contentAttributes.of({ "aria-label": "Go source code" }),
         EditorView.updateListener.of((u) => {
@@ -160,8 +183,28 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
     });
   }
 
+  /** Adds Go's syntax and the editing helps the first document did without; once. */
+  let enhanced = /** @type {Promise<void> | null} */ (null);
+  function enhance() {
+    enhanced ??= import("./editor-later.js").then(
+      ({ later }) => view.dispatch({ effects: extras.reconfigure(later()) }),
+      (err) => {
+        enhanced = null; // tried again next time
+        throw err;
+      },
+    );
+    return enhanced;
+  }
+
   return {
     view,
+
+    /**
+     * Adds Go's syntax (highlighting, folding, indentation) and the rest of CodeMirror's basic
+     * setup (completion, closing brackets, search…), fetched on first call: main.js calls it once
+     * the page is ready.
+     */
+    enhance,
 
     /** Toggles a breakpoint on a 1-based line (the cursor's when absent). */
     toggleBreakpoint(/** @type {number | undefined} */ line) {
@@ -179,6 +222,8 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
     setCurrentLine(/** @type {number | null} */ line) {
       const doc = view.state.doc;
       const valid = line !== null && line >= 1 && line <= doc.lines;
+      // No line shown, none to show: nothing to do (an update of the view costs a layout).
+      if (!valid && view.state.field(currentLineField).size === 0) return;
       view.dispatch({
         effects: [
           setCurrentLine.of(valid ? line : null),
@@ -189,16 +234,23 @@ export function createEditor({ parent, onRun, onSave, onChange, onBreakpoints = 
 
     /** Replaces the whole text (not counted as an edit) and makes it editable. */
     setDoc(/** @type {string} */ text) {
-      view.dispatch({
-        changes: { from: 0, to: view.state.doc.length, insert: text },
-        annotations: fromPage.of(true),
-        effects: editable.reconfigure([]),
-      });
+      if (text === view.state.doc.toString()) {
+        // The text the editor was created with (createEditor's doc): only shown and unlocked,
+        // and checked as an opened file is.
+        view.dispatch({ effects: setLocked.of(false) });
+        scheduleCheck();
+      } else {
+        view.dispatch({
+          changes: { from: 0, to: view.state.doc.length, insert: text },
+          annotations: fromPage.of(true),
+          effects: setLocked.of(false),
+        });
+      }
     },
 
     /** Makes the editor read-only until the next setDoc (while a file loads). */
     lock() {
-      view.dispatch({ effects: editable.reconfigure([EditorState.readOnly.of(true), EditorView.editable.of(false)]) });
+      if (!view.state.field(lockedField)) view.dispatch({ effects: setLocked.of(true) });
     },
 
     getDoc() {
@@ -412,6 +464,42 @@ function breakpointLines(state) {
   for (; iter.value; iter.next()) lines.add(state.doc.lineAt(iter.from).number);
   return [...lines].sort((a, b) => a - b);
 }
+
+// ---- Read-only while a file loads: an effect, not a reconfiguration (which costs far more) ----
+
+/** @type {import("@codemirror/state").StateEffectType<boolean>} */
+const setLocked = StateEffect.define();
+
+/**
+ * Whether the editor is read-only until a file's text is in (lock, setDoc); it starts so. Until
+ * the first file is in, what the editor holds (createEditor's doc) is hidden, and says so.
+ */
+const lockedField = StateField.define({
+  create: () => /** @type {boolean | "first"} */ ("first"),
+  update(locked, tr) {
+    for (const e of tr.effects) if (e.is(setLocked)) locked = e.value;
+    return locked;
+  },
+  provide: (f) => [
+    EditorState.readOnly.from(f, (locked) => locked !== false),
+    EditorView.editable.from(f, (locked) => locked === false),
+    EditorView.editorAttributes.from(f, (locked) => (locked === "first" ? { class: "cm-first-loading" } : noAttrs)),
+  ],
+});
+
+/** @type {Record<string, string>} */
+const noAttrs = {};
+
+const provisionalTheme = EditorView.baseTheme({
+  "&.cm-first-loading .cm-scroller": { visibility: "hidden" },
+  "&.cm-first-loading::after": {
+    content: '"Loading your program…"',
+    position: "absolute",
+    top: "4px",
+    left: "8px",
+    color: "#888",
+  },
+});
 
 // ---- The line the program is paused at: data-testid="current-line", data-line=N ----
 

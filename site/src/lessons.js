@@ -7,7 +7,7 @@
 // a stream of one JSON object per line). The learner's files and progress
 // live in the workspace, reached through the host (main.js: files.js).
 
-import { Marked } from "marked";
+import { entryFile, lessonFile, parseProgress, PLAYGROUND, PROGRESS_FILE } from "./entries.js";
 
 /**
  * A lesson as GET /api/lessons lists it.
@@ -53,21 +53,12 @@ import { Marked } from "marked";
  * @property {number} runsInSession  how many programs that session has run (the in-page runner's)
  */
 
-/** The playground's file (the echo server); each lesson's is lessons/<id>/main.go. */
-const PLAYGROUND_FILE = "main.go";
-/** Which lessons passed, and which entry was open: {"passed": {"02-binding": true}, "open": "02-binding"}. */
-const PROGRESS_FILE = "progress.json";
 /** How long Check waits for the learner's program to be running in a session. */
 const START_WAIT_MS = 20000;
 /** How long a check may take in all, a bound on a stream that never ends. */
 const CHECK_TIMEOUT_MS = 120000;
 /** The largest archive Import reads (the engine refuses larger ones too: wasm/workspace.MaxArchiveBytes). */
 const MAX_ARCHIVE_BYTES = 8 << 20;
-/** The entry id of the playground. */
-const PLAYGROUND = "playground";
-
-/** The workspace file of a lesson. */
-export const lessonFile = (/** @type {string} */ id) => `lessons/${id}/main.go`;
 
 const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
 const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
@@ -91,7 +82,10 @@ export function createLessons(host, playgroundStarter) {
   const downloadButton = /** @type {HTMLButtonElement} */ (byId("download"));
   const fileLabel = byId("file-name");
 
-  const markdown = safeMarkdown();
+  /** Counts lesson texts shown, so that a text rendered late does not replace a newer one. */
+  let textShown = 0;
+  /** Lesson text is drawn once this resolves: after the page is ready, for the first (start). */
+  let textWhen = Promise.resolve();
 
   /** @type {Lesson[]} */
   let lessons = [];
@@ -123,8 +117,9 @@ export function createLessons(host, playgroundStarter) {
 
   // ---- The list ----
 
-  async function fetchLessons() {
-    const resp = await fetch("api/lessons", { credentials: "same-origin" });
+  /** @param {Promise<Response>} asked  GET api/lessons */
+  async function fetchLessons(asked) {
+    const resp = await asked;
     if (!resp.ok) throw new Error(`${resp.status} ${(await resp.text()).trim() || resp.statusText}`);
     const list = await resp.json();
     if (!Array.isArray(list)) throw new Error("the bridge sent something other than a list of lessons");
@@ -174,7 +169,7 @@ export function createLessons(host, playgroundStarter) {
   // ---- Opening an entry ----
 
   const lesson = () => lessons.find((l) => l.id === openID) ?? null;
-  const currentFile = () => (openID === PLAYGROUND ? PLAYGROUND_FILE : lessonFile(openID));
+  const currentFile = () => entryFile(openID);
   const currentStarter = () => lesson()?.starter ?? playgroundStarter;
 
   /**
@@ -189,7 +184,7 @@ export function createLessons(host, playgroundStarter) {
     lessonEl.hidden = !l;
     checklistEl.replaceChildren();
     checkNote.textContent = "";
-    textEl.innerHTML = l ? markdown(l.text) : "";
+    showText(l);
     fileLabel.textContent = currentFile();
     if (progress.open !== openID) {
       progress.open = openID;
@@ -199,6 +194,25 @@ export function createLessons(host, playgroundStarter) {
   }
 
   playgroundButton.addEventListener("click", () => open(PLAYGROUND));
+
+  /** Shows a lesson's text (none: the playground), once marked is loaded. */
+  function showText(/** @type {Lesson | null} */ l) {
+    const token = ++textShown;
+    if (!l) {
+      textEl.replaceChildren();
+      return;
+    }
+    Promise.all([textWhen, safeMarkdown()]).then(
+      ([, markdown]) => {
+        if (token === textShown) textEl.innerHTML = markdown(l.text);
+      },
+      (err) => {
+        if (token !== textShown) return;
+        textEl.textContent = l.text; // as written, rather than nothing
+        console.debug("lessons: markdown:", err);
+      },
+    );
+  }
 
   // ---- Check ----
 
@@ -435,46 +449,58 @@ export function createLessons(host, playgroundStarter) {
   });
 
   return {
-    /** Reads progress and the lessons, then opens the entry that was open last. */
-    async start() {
-      const [, listed] = await Promise.allSettled([loadProgress(), fetchLessons()]);
-      if (listed.status === "fulfilled") {
-        lessons = listed.value.sort((a, b) => a.number - b.number);
-      } else {
+    /**
+     * Reads progress, then opens the entry that was open last: the playground at once, a lesson
+     * once the list (its starter) is in. The list and the lesson's text are drawn once afterReady
+     * resolves; opening the entry waits for neither.
+     * @param {object} [o]
+     * @param {Promise<Response>} [o.lessons]  GET api/lessons, when already asked
+     * @param {Promise<unknown>} [o.afterReady]
+     */
+    async start({ lessons: asked = fetch("api/lessons", { credentials: "same-origin" }), afterReady = Promise.resolve() } = {}) {
+      textWhen = afterReady.then(() => {});
+      await loadProgress();
+      // A lesson starts from its starter, which comes with the list; the playground needs none.
+      const needed = progress.open !== PLAYGROUND;
+      const listing = (needed ? Promise.resolve() : afterReady)
+        .then(() => fetchLessons(asked))
+        .then((list) => {
+          lessons = list.sort((a, b) => a.number - b.number);
+        });
+      const listed = Promise.allSettled([listing, afterReady]).then(([l]) => {
+        if (l.status === "fulfilled") {
+          if (lessons.length) renderList();
+          return;
+        }
         const li = document.createElement("li");
         li.className = "lessons-missing";
-        li.textContent = `Lessons are not available: ${describe(listed.reason)}`;
+        li.textContent = `Lessons are not available: ${describe(l.reason)}`;
         listEl.replaceChildren(li);
-      }
-      if (lessons.length) renderList();
+      });
+      if (needed) await listing.catch(() => {});
       await open(progress.open, { save: false });
+      await listed;
     },
   };
 }
 
-/** progress.json's text as progress; anything unreadable counts as no progress. */
-function parseProgress(/** @type {string | null} */ text) {
-  /** @type {{passed: Record<string, boolean>, open: string}} */
-  const p = { passed: {}, open: PLAYGROUND };
-  if (!text) return p;
-  try {
-    const v = JSON.parse(text);
-    if (v && typeof v.passed === "object") {
-      for (const [id, ok] of Object.entries(v.passed)) if (ok === true) p.passed[id] = true;
-    }
-    if (typeof v?.open === "string") p.open = v.open;
-  } catch {
-    // a hand-edited or damaged file: start afresh rather than fail
-  }
-  return p;
-}
+/** @type {Promise<(text: string) => string> | null} */
+let markdownLoaded = null;
 
 /**
  * Markdown to HTML for lesson text. The text is ours, but raw HTML in it is
  * shown as text, links go only to http(s) or within the page, and images
- * become their alt text: nothing in a lesson can run script.
+ * become their alt text: nothing in a lesson can run script. marked is loaded
+ * on first use (a chunk of its own): the playground never needs it.
  */
 function safeMarkdown() {
+  markdownLoaded ??= import("marked").then(({ Marked }) => markdownWith(Marked));
+  markdownLoaded.catch(() => (markdownLoaded = null)); // tried again next time
+  return markdownLoaded;
+}
+
+/** @param {typeof import("marked").Marked} Marked */
+function markdownWith(Marked) {
   const md = new Marked({
     gfm: true,
     renderer: {

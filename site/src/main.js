@@ -4,12 +4,10 @@
 // page⇄engine protocol is typed in engine.d.ts.
 
 import echo from "../../examples/echo/main.go";
-import { bridgeAddress } from "./bridge.js";
+import { createEngine, lessonsResponse, RUNNER_KEY, savedRunner, takeEngine, tools, workspace } from "./boot.js";
 import { createClientPanel } from "./clients.js";
 import { createDebugger } from "./debugger.js";
 import { createEditor } from "./editor.js";
-import { createHostEngine } from "./engine-host.js";
-import { createPageEngine, engineModule } from "./engine-page.js";
 import { createFiles } from "./files.js";
 import { createFrame } from "./frame.js";
 import { createLanes } from "./lanes.js";
@@ -17,23 +15,33 @@ import { createLessons } from "./lessons.js";
 import { createOutput } from "./output.js";
 import { createRun } from "./run.js";
 import { createSocketsPanel } from "./sockets.js";
-import { createTools } from "./tools.js";
 import { createTrace } from "./trace.js";
-import { openWorkspace } from "./workspace.js";
 
 /** @typedef {import("./engine").Runner} Runner */
 
-/** The worker bundle's content-hashed name, set by build.mjs. */
-const workerURL = WORKER_URL;
 /** The trace panel keeps at most this many calls, dropping the oldest. */
 const MAX_TRACE_ENTRIES = 2000;
-/** Where the learner's choice of runner is remembered. */
-const RUNNER_KEY = "sockstep.runner";
+/** How long after the page is ready what waits for it (afterReady) may wait for the page to be idle. */
+const IDLE_WAIT_MS = 300;
+/** What waits for the page to be ready waits at most this long (the bridge may be down). */
+const READY_WAIT_MS = 3000;
 
 const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
 const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
-const bridgeURL = bridgeAddress();
+/**
+ * The page is ready (the status first turned `ready`): the engine is connected and the editor holds
+ * the learner's program. What the learner does not need before — the lesson list and text, Go's
+ * syntax in the editor, the compile check while typing (which starts engine.wasm in the editor's
+ * tools) — waits for it (or READY_WAIT_MS, when the bridge cannot be reached), and for a moment
+ * when the page is idle, so that none of it delays ready.
+ */
+let becameReady = /** @type {() => void} */ (() => {});
+const afterReady = Promise.race([
+  new Promise((resolve) => (becameReady = () => resolve(undefined))),
+  new Promise((resolve) => setTimeout(resolve, READY_WAIT_MS)),
+]).then(idle);
+
 /** Renders the panels that show engine events, at most once per animation frame. */
 const frame = createFrame();
 const output = createOutput(el("output"), frame);
@@ -48,19 +56,22 @@ const clients = createClientPanel({
   defaultAddr: () => sockets.listeningAddr(),
 });
 
-// engine.wasm serves the editor (compile errors while typing, Format) and the workspace's zip;
-// the editor and the files wait for it in nothing else.
-const tools = createTools(engineModule);
+// engine.wasm (boot.js: tools) serves the editor (compile errors while typing, Format) and the
+// workspace's zip; the editor and the files wait for it in nothing else.
 const editor = createEditor({
   parent: byId("editor-host"),
+  // The first file is most often the playground's, never saved: the editor starts with it (hidden
+  // until the workspace answers), and opening it then changes nothing.
+  doc: echo,
   onRun: () => run.run(),
   onSave: () => files.save(),
   onChange: () => files.edited(),
   onBreakpoints: (lines) => debug.breakpointsChanged(lines),
-  check: (source) => tools.check(source),
+  check: (source) => afterReady.then(() => tools.check(source)),
   format: (source) => tools.format(source),
 });
-const files = createFiles({ editor, workspace: openWorkspace(tools), say: output.say, onOpened: () => run.becomeReady() });
+afterReady.then(() => editor.enhance()).catch((err) => console.debug("editor: enhance:", err));
+const files = createFiles({ editor, workspace, say: output.say, onOpened: () => run.becomeReady() });
 
 const runnerSelect = /** @type {HTMLSelectElement} */ (el("runner"));
 runnerSelect.value = savedRunner();
@@ -72,10 +83,9 @@ runnerSelect.addEventListener("change", () => {
 
 const run = createRun({
   runner: savedRunner(),
-  connect: (runner, callbacks) =>
-    runner === "host"
-      ? createHostEngine(bridgeURL("/engine"), callbacks)
-      : createPageEngine({ workerURL, module: engineModule(), bridgeURL: bridgeURL("/ws") }, callbacks),
+  // The first engine is boot.js's, connecting since the page was parsed.
+  connect: (runner, callbacks) => takeEngine(runner, callbacks) ?? createEngine(runner, callbacks),
+  onReady: () => becameReady(),
   editor,
   files,
   frame,
@@ -161,9 +171,12 @@ document.addEventListener("keydown", (e) => {
   }
 });
 
-/** The runner the learner chose last; the host's by default. */
-function savedRunner() {
-  return /** @type {Runner} */ (localStorage.getItem(RUNNER_KEY) === "page" ? "page" : "host");
+/** Resolves once the page is idle, or after IDLE_WAIT_MS. */
+function idle() {
+  return new Promise((resolve) => {
+    if (typeof requestIdleCallback === "function") requestIdleCallback(() => resolve(undefined), { timeout: IDLE_WAIT_MS });
+    else setTimeout(resolve, 0);
+  });
 }
 
 /**
@@ -192,4 +205,4 @@ const lessons = createLessons(
 );
 
 run.start();
-lessons.start().catch((err) => output.say(`could not open the lessons: ${err instanceof Error ? err.message : String(err)}`, "error"));
+lessons.start({ lessons: lessonsResponse, afterReady }).catch((err) => output.say(`could not open the lessons: ${err instanceof Error ? err.message : String(err)}`, "error"));

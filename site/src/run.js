@@ -62,8 +62,9 @@ const CRASH_AFTER_EXIT_MS = 1000;
  * @param {HTMLElement} o.ui.detail  beside it: what the status needs said
  * @param {HTMLElement} o.ui.pid  data-testid="pid"
  * @param {HTMLButtonElement} o.ui.stop
+ * @param {() => void} [o.onReady]  the status turned `ready` for the first time
  */
-export function createRun({ runner: initial, connect, editor, files, panels, frame, say, ui }) {
+export function createRun({ runner: initial, connect, editor, files, panels, frame, say, ui, onReady = () => {} }) {
   let runner = initial;
   /** @type {Engine | null} */
   let engine = null;
@@ -88,6 +89,8 @@ export function createRun({ runner: initial, connect, editor, files, panels, fra
   let lastFailure = "";
   /** @type {Status} */
   let status = "disconnected";
+  /** The status has been `ready` (onReady was called). */
+  let wasReady = false;
 
   const running = () => current?.state === "starting" || current?.state === "running";
 
@@ -359,7 +362,13 @@ export function createRun({ runner: initial, connect, editor, files, panels, fra
     ui.status.textContent = s;
     ui.status.dataset.status = s;
     // For `make bench`: the first mark is the cold start (open → ready).
-    if (s === "ready") performance.mark("sockstep:ready");
+    if (s === "ready") {
+      performance.mark("sockstep:ready");
+      if (!wasReady) {
+        wasReady = true;
+        onReady();
+      }
+    }
   }
 
   function detail(/** @type {string} */ text) {

@@ -21,19 +21,40 @@ const LEGACY_DB_NAME = "sockstep";
  * Opens the workspace. load and save wait for nothing but IndexedDB, except the first time, when
  * an old workspace exists: they wait until its files are brought over (which needs engine.wasm).
  * Should that fail, they reject saying so, and the next call tries again.
+ *
+ * ahead resolves to files read ahead (boot.js: readFirst), which their first loads take, unless
+ * they were written before.
  * @param {Tools} tools
+ * @param {Promise<ReadAhead>} [ahead]
  */
-export async function openWorkspace(tools) {
-  const db = await openDatabase();
+export async function openWorkspace(tools, ahead = Promise.resolve(null)) {
   /** @type {Promise<void> | null} */
   let migration = null;
+  /** Files read ahead, by name, until their first load. */
+  const early = /** @type {Map<string, string | null>} */ (new Map());
+  /** Files written since the reads ahead began: what was read of them is stale. */
+  const written = new Set();
+  const readAhead = ahead.then(
+    (files) => {
+      for (const [name, text] of files ?? []) {
+        if (!written.has(name) && !written.has("*")) early.set(name, text);
+      }
+    },
+    () => {}, // the loads read for themselves
+  );
+  // Our own connection, once the reads ahead are in: the first file's load need not wait for it,
+  // and the reads are not slowed by a second connection opening beside them.
+  const opening = readAhead.then(openDatabase);
+  opening.catch(() => {}); // told by the calls that wait for it
 
   /** Resolves once the old workspace is brought over; a failure is tried again by the next call. */
   function migrated() {
-    migration ??= migrate(db, tools).catch((err) => {
-      migration = null;
-      throw new Error(`could not bring over your files from the previous version of sockstep: ${describe(err)}`);
-    });
+    migration ??= opening.then((db) =>
+      migrate(db, tools).catch((err) => {
+        migration = null;
+        throw new Error(`could not bring over your files from the previous version of sockstep: ${describe(err)}`);
+      }),
+    );
     return migration;
   }
   migrated().catch(() => {}); // begun now; its failure is told by the calls that wait for it
@@ -46,6 +67,13 @@ export async function openWorkspace(tools) {
      */
     async load(name) {
       checkName(name);
+      await readAhead;
+      const ahead = early.get(name);
+      if (ahead !== undefined) {
+        early.delete(name);
+        return ahead;
+      }
+      const db = await opening;
       await migrated();
       const text = await request(db.transaction(FILES).objectStore(FILES).get(name));
       return typeof text === "string" ? text : null;
@@ -58,6 +86,9 @@ export async function openWorkspace(tools) {
      */
     async save(name, source) {
       checkName(name);
+      written.add(name);
+      early.delete(name);
+      const db = await opening;
       await migrated();
       const tx = db.transaction(FILES, "readwrite");
       tx.objectStore(FILES).put(source, name);
@@ -69,6 +100,7 @@ export async function openWorkspace(tools) {
      * @returns {Promise<Uint8Array>}
      */
     async exportArchive() {
+      const db = await opening;
       await migrated();
       return tools.zip(await allFiles(db));
     },
@@ -82,6 +114,9 @@ export async function openWorkspace(tools) {
      * @returns {Promise<string[]>}
      */
     async importArchive(archive) {
+      early.clear();
+      written.add("*");
+      const db = await opening;
       await migrated();
       const existing = /** @type {string[]} */ (await request(db.transaction(FILES).objectStore(FILES).getAllKeys()));
       const files = await tools.unzip(archive, existing);
@@ -89,6 +124,63 @@ export async function openWorkspace(tools) {
       return Object.keys(files).sort();
     },
   };
+}
+
+/**
+ * Files read ahead: [name, text or null when there is none], or null when nothing was read.
+ * @typedef {[string, string | null][] | null} ReadAhead
+ */
+
+/**
+ * Reads first, then the file then(first's text) names, with the migration's mark, in one
+ * transaction of a connection of its own, closed after: boot.js reads so the page's first file
+ * while the rest of the page loads. null when what the workspace holds is not known yet (an old
+ * workspace is still to be brought over).
+ * @param {string} first
+ * @param {(text: string | null) => string} then
+ * @returns {Promise<ReadAhead>}
+ */
+export async function readFirst(first, then) {
+  const text = (/** @type {unknown} */ v) => (typeof v === "string" ? v : null);
+  checkName(first);
+  // Which databases there are, asked beside opening ours: a fresh profile has none, and then the
+  // workspace is empty, known without waiting for ours to be created.
+  const listing =
+    typeof indexedDB !== "undefined" && typeof indexedDB.databases === "function"
+      ? indexedDB.databases().then((dbs) => dbs.map((d) => d.name))
+      : Promise.resolve(null);
+  const opening = openDatabase();
+  opening.catch(() => {}); // told below, when it is waited for
+  const names = await listing.catch(() => null);
+  const legacy = names ? names.includes(LEGACY_DB_NAME) : true; // unknown: an old workspace may be there
+  if (names && !names.includes(DB_NAME)) {
+    opening.then((db) => db.close(), () => {}); // created meanwhile: the workspace opens its own
+    if (legacy) return null; // its files come first
+    const second = then(null);
+    checkName(second);
+    return second === first ? [[first, null]] : [[first, null], [second, null]];
+  }
+  const db = await opening;
+  try {
+    const tx = db.transaction([FILES, META]);
+    const files = tx.objectStore(FILES);
+    const mark = tx.objectStore(META).get(MIGRATED);
+    const firstRead = files.get(first);
+    const second = { name: "", req: /** @type {IDBRequest | null} */ (null) };
+    firstRead.onsuccess = () => {
+      second.name = then(text(firstRead.result));
+      checkName(second.name);
+      second.req = files.get(second.name);
+    };
+    await done(tx);
+    if (!mark.result && legacy) return null; // the old workspace's files come first
+    /** @type {[string, string | null][]} */
+    const read = [[first, text(firstRead.result)]];
+    if (second.req) read.push([second.name, text(second.req.result)]);
+    return read;
+  } finally {
+    db.close();
+  }
 }
 
 /** @returns {Promise<IDBDatabase>} */
