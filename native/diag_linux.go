@@ -16,8 +16,8 @@ import (
 // (sock_diag, as ss does): the kernel walks its hash tables and sends only
 // the sockets on the ports asked for. Reading /proc/net/tcp{,6} instead
 // formats every socket of the host as text and costs milliseconds per read
-// once a load tool has left thousands of connections in TIME_WAIT (issue
-// 12 saw 80% of the bridge's CPU go there); this costs microseconds. Where
+// once a load tool has left thousands of connections in TIME_WAIT (most
+// of the bridge's CPU went there in issue 12); this costs microseconds. Where
 // netlink is unavailable (a sandbox that forbids it), /proc is read.
 
 // From linux/inet_diag.h and linux/sock_diag.h; golang.org/x/sys/unix has

@@ -27,11 +27,30 @@ func hostFamily(name string) (int, bool) {
 }
 
 func hostType(name string) (int, bool) {
-	if name == "SOCK_STREAM" {
+	switch name {
+	case "SOCK_STREAM":
 		return unix.SOCK_STREAM, true
+	case "SOCK_DGRAM":
+		return unix.SOCK_DGRAM, true
 	}
 	return 0, false
 }
+
+// hostMsgFlags is recvfrom's and sendto's flags, in Linux's values, on the
+// host. MSG_DONTWAIT is left out: every real socket is non-blocking, and
+// the session decides whether a call waits.
+func hostMsgFlags(linux int) int {
+	flags := 0
+	for _, f := range []struct{ linux, host int }{{0x2, unix.MSG_PEEK}, {0x20, unix.MSG_TRUNC}} {
+		if linux&f.linux != 0 {
+			flags |= f.host
+		}
+	}
+	return flags
+}
+
+// msgDontwait is MSG_DONTWAIT's Linux value: this call alone does not wait.
+const msgDontwait = 0x40
 
 func hostShutdown(name string) (int, bool) {
 	switch name {
@@ -66,6 +85,8 @@ func hostOpt(level, name string) (hostOption, bool) {
 		return hostOption{unix.SOL_SOCKET, unix.SO_SNDBUF, false}, true
 	case "IPPROTO_TCP/TCP_NODELAY":
 		return hostOption{unix.IPPROTO_TCP, unix.TCP_NODELAY, true}, true
+	case "IPPROTO_IPV6/IPV6_V6ONLY":
+		return hostOption{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, true}, true
 	}
 	return hostOption{}, false
 }

@@ -28,17 +28,32 @@ func (s *Session) socket(c *wire.Call, r *wire.Result) error {
 		s.release(fd)
 		return err
 	}
-	if err := s.install(fd, real); err != nil {
+	if err := s.install(fd, real, false); err != nil {
 		return err
 	}
+	s.setNonblock(fd, c.Value)
 	r.Ret = fd
 	return nil
 }
 
+// setNonblock applies SOCK_NONBLOCK from socket's type or accept4's flags
+// to the new descriptor fd.
+func (s *Session) setNonblock(fd, flags int) {
+	if flags&sockNonblock == 0 {
+		return
+	}
+	if sk, err := s.lookup(fd); err == nil {
+		sk.nonblock.Store(true)
+	}
+}
+
+// sockNonblock is SOCK_NONBLOCK's Linux value.
+const sockNonblock = 0x800
+
 // accept reserves a descriptor before each try, so a session at its cap of
 // sockets is refused without taking the connection off the kernel's queue:
 // the client stays queued, and no accepted socket is left to close.
-func (s *Session) accept(ctx context.Context, sk *sock, r *wire.Result) error {
+func (s *Session) accept(ctx context.Context, sk *sock, flags int, r *wire.Result) error {
 	var err error
 	werr := sk.wait(ctx, forRead, func(listener int) bool {
 		var fd int
@@ -63,10 +78,11 @@ func (s *Session) accept(ctx context.Context, sk *sock, r *wire.Result) error {
 		}
 		// Installed here, while the listener's descriptor is held, so a
 		// Session.Close that has returned has closed this socket too.
-		if err = s.install(fd, real); err != nil {
+		if err = s.install(fd, real, false); err != nil {
 			return true
 		}
 		r.Ret, r.Addr = fd, addrPort(peer)
+		s.setNonblock(fd, flags)
 		return true
 	})
 	if werr != nil {
@@ -77,6 +93,9 @@ func (s *Session) accept(ctx context.Context, sk *sock, r *wire.Result) error {
 
 // connect starts a non-blocking connect and waits for the socket to become
 // writable, then reads the outcome from SO_ERROR, as the net package does.
+// On a socket the program made non-blocking it returns EINPROGRESS instead
+// of waiting, as the kernel does; a later connect says EALREADY, then
+// EISCONN.
 func connect(ctx context.Context, sk *sock, sa unix.Sockaddr) error {
 	var err error
 	started := false
@@ -107,6 +126,9 @@ func connect(ctx context.Context, sk *sock, sa unix.Sockaddr) error {
 			return true
 		}
 	})
+	if werr == unix.EAGAIN {
+		return unix.EINPROGRESS
+	}
 	if werr != nil {
 		return werr
 	}
@@ -162,14 +184,21 @@ func newReadBuffer() any {
 // write writes all of data, waiting for room as a blocking write does. If
 // it is cut short (an error, or cancelled) after some bytes went out, it
 // reports those bytes, as a blocking write interrupted by a signal does; the
-// next write meets the error.
+// next write meets the error. On a non-blocking socket it writes what fits
+// at once: EAGAIN if nothing does.
 func write(ctx context.Context, sk *sock, data []byte, r *wire.Result) error {
+	return send(ctx, sk, sk.nonblock.Load(), data, r, unix.Write)
+}
+
+// send is write with its own system call, and once set when the call must
+// not wait. It calls f at least once, so an empty datagram is sent.
+func send(ctx context.Context, sk *sock, once bool, data []byte, r *wire.Result, f func(fd int, p []byte) (int, error)) error {
 	written := 0
 	var err error
-	werr := sk.wait(ctx, forWrite, func(fd int) bool {
+	werr := sk.waitUnless(ctx, forWrite, once, func(fd int) bool {
 		for {
 			var n int
-			n, err = unix.Write(fd, data[written:])
+			n, err = f(fd, data[written:])
 			switch {
 			case err == unix.EINTR:
 				continue

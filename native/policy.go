@@ -12,7 +12,8 @@ import (
 // kernel error: the learner must be able to tell "the bridge said no" from
 // "the kernel said no".
 type Policy struct {
-	// AllowExternal lets bind and connect use any address. Without it only
+	// AllowExternal lets bind, connect and sendto use any address, and a UDP
+	// socket send before it is bound (which binds it to every address). Without it only
 	// loopback addresses (127.0.0.0/8, ::1, and ::ffff:127.0.0.0/104) are
 	// allowed, so a learner's server is never reachable from other machines.
 	AllowExternal bool
@@ -70,8 +71,23 @@ func (p Policy) checkUnboundListen() *wire.Refusal {
 	return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: "listening on a socket that was never bound would listen on every address, open to other machines; bind it to 127.0.0.1 first"}
 }
 
-// checkAddr applies the address and port rules to a bind or connect.
+// checkUnboundSend applies the address rule to a send from a datagram
+// socket that was never bound: the kernel would bind it to every address
+// (0.0.0.0 or ::), and any machine could send to it.
+func (p Policy) checkUnboundSend() *wire.Refusal {
+	if p.AllowExternal {
+		return nil
+	}
+	return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: "sending from a UDP socket that was never bound would bind it to every address on a port of the kernel's choosing, open to other machines; bind it to 127.0.0.1 first (port 0 lets the kernel choose one), or connect it"}
+}
+
+// checkAddr applies the address and port rules to a bind, a connect or a
+// sendto's destination.
 func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
+	reach, not := "connecting to", "connecting; connect to"
+	if op == wire.OpSendto {
+		reach, not = "sending to", "sending; send to"
+	}
 	if !p.AllowExternal {
 		a := ap.Addr().Unmap()
 		loopback := "127.0.0.1"
@@ -87,10 +103,10 @@ func (p Policy) checkAddr(op wire.Op, ap netip.AddrPort) *wire.Refusal {
 				"binding %s would expose your server to other machines; only loopback addresses are allowed, use %s", a, loopback)}
 		case a.IsUnspecified():
 			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
-				"%s means \"any address\", which is for binding, not connecting; connect to %s", a, loopback)}
+				"%s means \"any address\", which is for binding, not %s %s", a, not, loopback)}
 		case !a.IsLoopback():
 			return &wire.Refusal{Rule: RuleLoopbackOnly, Flag: "--allow-external", Message: fmt.Sprintf(
-				"connecting to %s would reach beyond this machine; only loopback addresses are allowed, use %s", a, loopback)}
+				"%s %s would reach beyond this machine; only loopback addresses are allowed, use %s", reach, a, loopback)}
 		}
 	}
 	port := int(ap.Port())

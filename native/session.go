@@ -5,8 +5,9 @@
 // session may reach, and its refusals are told apart from kernel errors.
 //
 // Every socket is non-blocking; a call that must wait (accept, read, write,
-// connect) waits in the Go runtime's poller, so it can be cancelled by its
-// context or by closing the session.
+// connect, recvfrom, sendto, epoll_wait) waits in the Go runtime's poller,
+// so it can be cancelled by its context or by closing the session. A
+// program that sets O_NONBLOCK gets EAGAIN instead of the wait.
 package native
 
 import (
@@ -205,10 +206,14 @@ func (s *Session) release(fd int) {
 	}
 }
 
-// install gives the real descriptor real the reserved number fd. The session
-// owns real from here on, even when install fails.
-func (s *Session) install(fd, real int) error {
+// install gives the real descriptor real, a socket or an epoll instance,
+// the reserved number fd. The session owns real from here on, even when
+// install fails.
+func (s *Session) install(fd, real int, epoll bool) error {
 	sk, err := newSock(real)
+	if sk != nil {
+		sk.epoll = epoll
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil && s.closed {
@@ -242,6 +247,8 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 	switch c.Op {
 	case wire.OpSocket:
 		return s.socket(c, r)
+	case wire.OpEpollCreate:
+		return s.epollCreate(r)
 	case wire.OpLookupPort:
 		port, err := net.DefaultResolver.LookupPort(ctx, c.Net, c.Name)
 		if err != nil {
@@ -318,11 +325,21 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 		}
 		return sk.do(func(fd int) error { return unix.Listen(fd, c.Value) })
 	case wire.OpAccept:
-		return s.accept(ctx, sk, r)
+		return s.accept(ctx, sk, c.Value, r)
 	case wire.OpRead:
 		return s.read(ctx, sk, c.Size, c.Into, r)
 	case wire.OpWrite:
 		return write(ctx, sk, c.Data, r)
+	case wire.OpRecvfrom:
+		return s.recvfrom(ctx, sk, c, r)
+	case wire.OpSendto:
+		return s.sendto(ctx, sk, c, r)
+	case wire.OpFcntl:
+		return fcntl(sk, c, r)
+	case wire.OpEpollCtl:
+		return s.epollCtl(sk, c)
+	case wire.OpEpollWait:
+		return s.epollWait(ctx, sk, c, r)
 	case wire.OpShutdown:
 		how, ok := hostShutdown(c.How)
 		if !ok {

@@ -550,9 +550,11 @@ func TestMalformedCalls(t *testing.T) {
 		nil,
 		{Op: "fork"},
 		{Op: wire.OpSocket, Family: "AF_UNIX", Type: "SOCK_STREAM"},
-		{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_DGRAM"},
-		{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM", Proto: 17},
+		{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_RAW"},
+		{Op: wire.OpSocket, Family: "AF_INET", Type: "SOCK_STREAM", Proto: 1},
 		{Op: wire.OpRead, FD: 3, Size: wire.MaxData + 1},
+		{Op: wire.OpEpollWait, FD: 3},
+		{Op: wire.OpEpollCtl, FD: 3, Option: "EPOLL_CTL_ADD", Target: 4, Value: 1 << 20},
 		{Op: wire.OpWrite, FD: 3, Data: make([]byte, wire.MaxData+1)},
 	} {
 		if r, err := s.Do(context.Background(), c); err == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -17,6 +18,15 @@ import (
 type sock struct {
 	file *os.File
 	raw  syscall.RawConn
+
+	// nonblock is the program's O_NONBLOCK (fcntl F_SETFL): a call that
+	// would wait returns EAGAIN instead. The real socket is non-blocking
+	// either way.
+	nonblock atomic.Bool
+	// epoll marks an epoll instance (not a socket); tags holds the data the
+	// program gave epoll_ctl for each descriptor it watches.
+	epoll bool
+	tags  map[int]uint64 // guarded by mu
 
 	mu      sync.Mutex
 	stopped bool       // no call may wait on it again
@@ -212,14 +222,24 @@ const (
 
 // wait runs op with the descriptor until op reports done, waiting in the
 // runtime poller for the socket to become ready between tries. op runs once
-// straight away, so a call that need not block costs no waiter. A call that
-// finds another waiting in the same mode queues behind it (see turns). It
-// returns ECANCELED when ctx ends and EBADF when the socket is closed,
-// without running op again.
+// straight away, so a call that need not block costs no waiter. On a socket
+// the program made non-blocking, a call that is not done at once returns
+// EAGAIN. A call that finds another waiting in the same mode queues behind
+// it (see turns). It returns ECANCELED when ctx ends and EBADF when the
+// socket is closed, without running op again.
 func (sk *sock) wait(ctx context.Context, mode int, op func(fd int) (done bool)) error {
+	return sk.waitUnless(ctx, mode, sk.nonblock.Load(), op)
+}
+
+// waitUnless is wait, which returns EAGAIN instead of waiting when once is
+// set (a non-blocking socket, or a MSG_DONTWAIT).
+func (sk *sock) waitUnless(ctx context.Context, mode int, once bool, op func(fd int) (done bool)) error {
 	done := false
 	if err := sk.control(func(fd int) { done = op(fd) }); err != nil || done {
 		return err
+	}
+	if once {
+		return unix.EAGAIN
 	}
 	w, err := sk.enqueue(mode)
 	if err != nil {

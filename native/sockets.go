@@ -82,7 +82,7 @@ func (s *Session) OwnSockets() []wire.SocketInfo {
 	s.mu.Lock()
 	socks := make([]owned, 0, len(s.fds))
 	for fd, sk := range s.fds {
-		if sk != nil {
+		if sk != nil && !sk.epoll { // an epoll instance is no socket
 			socks = append(socks, owned{fd, sk})
 		}
 	}
@@ -152,7 +152,8 @@ func (s *Session) LeftoversSince(since time.Time) ([]wire.SocketInfo, time.Time,
 func ChangesLeftovers(op wire.Op) bool {
 	switch op {
 	case wire.OpRead, wire.OpWrite, wire.OpSocket, wire.OpSetsockopt, wire.OpGetsockopt,
-		wire.OpGetsockname, wire.OpGetpeername, wire.OpLookupPort:
+		wire.OpGetsockname, wire.OpGetpeername, wire.OpLookupPort,
+		wire.OpFcntl, wire.OpEpollCreate, wire.OpEpollCtl, wire.OpEpollWait, wire.OpRecvfrom, wire.OpSendto:
 		return false
 	}
 	return true

@@ -51,3 +51,16 @@ func setup(fd int) error {
 	}
 	return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_NOSIGPIPE, 1)
 }
+
+// macOS has no epoll: the calls report ENOSYS, as Linux does for a call it
+// does not implement. A program that needs an event loop there runs on
+// Linux (or in a Linux playground).
+func epollCreate() (int, error)                               { return -1, unix.ENOSYS }
+func epollCtl(epfd, op, fd int, events uint32, vfd int) error { return unix.ENOSYS }
+func epollReady(epfd, max int) ([]readyEvent, error)          { return nil, unix.ENOSYS }
+
+var epollOps = map[string]int{"EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL_MOD": 3}
+
+// sendFlags are added to every send: SO_NOSIGPIPE, set on every socket,
+// already turns SIGPIPE into EPIPE.
+const sendFlags = 0

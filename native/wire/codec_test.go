@@ -25,6 +25,10 @@ func TestRoundTrip(t *testing.T) {
 			{Orphan: true, State: "TIME_WAIT", Local: netip.MustParseAddrPort("127.0.0.1:9000"), Peer: netip.MustParseAddrPort("127.0.0.1:53122"), Timer: new(59000)},
 		}}},
 		{Call: &Call{ID: 9, Op: OpClientSend, Client: 2, Data: []byte("hi\n")}},
+		{Call: &Call{ID: 10, Op: OpSendto, FD: 3, Data: []byte("ping"), Addr: netip.MustParseAddrPort("127.0.0.1:9017")}},
+		{Result: &Result{ID: 11, Ret: 4, Data: []byte("pong"), Addr: netip.MustParseAddrPort("127.0.0.1:40000")}},
+		{Call: &Call{ID: 12, Op: OpEpollCtl, FD: 5, Option: "EPOLL_CTL_ADD", Target: 4, Value: 1, Tag: 4}},
+		{Result: &Result{ID: 13, Ret: 2, Events: []EpollEvent{{FD: 4, Events: 1, Tag: 4}, {FD: 6, Events: 0x11, Tag: 6 | 1<<32}}}},
 		{Call: &Call{ID: 8, Op: OpWrite, FD: 5, Data: bytes.Repeat([]byte{0, 0xff}, MaxData/2)}},
 	}
 	for _, rec := range records {
@@ -119,6 +123,8 @@ func FuzzDecodeFrame(f *testing.F) {
 	for _, recs := range [][]Record{
 		{{Call: &Call{ID: 1, Op: OpSocket, Family: "AF_INET", Type: "SOCK_STREAM"}}},
 		{{Call: &Call{ID: 2, Op: OpWrite, FD: 4, Data: []byte("hello\n")}}, {Result: &Result{ID: 9, Ret: 3, Data: []byte("abc")}}},
+		{{Call: &Call{ID: 3, Op: OpEpollWait, FD: 5, Size: 16, Value: -1}}, {Result: &Result{ID: 3, Ret: 1, Events: []EpollEvent{{FD: 4, Events: 1, Tag: 4}}}}},
+		{{Call: &Call{ID: 4, Op: OpSendto, FD: 3, Data: []byte("x"), Addr: netip.MustParseAddrPort("[::1]:9017")}}, {Call: &Call{ID: 5, Op: OpRecvfrom, FD: 3, Size: 65536}}},
 	} {
 		frame, err := EncodeFrame(recs...)
 		if err != nil {

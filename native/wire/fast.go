@@ -41,6 +41,11 @@ func appendCallRecord(buf []byte, c *Call) []byte {
 		buf = append(buf, `,"client":`...)
 		buf = strconv.AppendUint(buf, c.Client, 10)
 	}
+	buf = appendIntField(buf, `,"target":`, c.Target)
+	if c.Tag != 0 {
+		buf = append(buf, `,"tag":`...)
+		buf = strconv.AppendUint(buf, c.Tag, 10)
+	}
 	if c.AtExit {
 		buf = append(buf, `,"atExit":true`...)
 	}
@@ -189,6 +194,11 @@ func decodeCallFast(h []byte) (c *Call, ok bool) {
 		case "client":
 			c.Client, rest, ok = plainUint(v)
 			return rest, 14, ok
+		case "target":
+			field, num = 16, &c.Target
+		case "tag":
+			c.Tag, rest, ok = plainUint(v)
+			return rest, 17, ok
 		case "atExit":
 			switch {
 			case bytes.HasPrefix(v, []byte("true")):
@@ -214,14 +224,14 @@ func decodeCallFast(h []byte) (c *Call, ok bool) {
 // plainObject walks the fields of h, which must be open, then `"key":value`
 // pairs separated by commas, then "}}": what the hand-written encoders
 // write, nothing else. field reads one value from v and says which field
-// (0 to 15) it was, so a repeated key is refused as encoding/json would not
+// (0 to 17) it was, so a repeated key is refused as encoding/json would not
 // silently take it.
 func plainObject(h []byte, open string, field func(key string, v []byte) (rest []byte, n int, ok bool)) bool {
 	if !bytes.HasPrefix(h, []byte(open)) || !bytes.HasSuffix(h, []byte("}}")) {
 		return false
 	}
 	h = h[len(open) : len(h)-2]
-	var seen [16]bool
+	var seen [18]bool
 	for first := true; len(h) > 0 || first; first = false {
 		if !first {
 			if h[0] != ',' {

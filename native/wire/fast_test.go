@@ -21,6 +21,8 @@ func TestCallHeaderIsEncodingJSONs(t *testing.T) {
 		{ID: 8, Op: OpLookupPort, Net: "tcp", Name: "a\"b\\c<d>e&f\n\t\r\b\f\x01\x1f\u2028\u2029é\xff\xc3"},
 		{ID: 9, Op: OpClientSend, Client: 12},
 		{ID: 10, Op: OpClose, FD: 5, AtExit: true},
+		{ID: 12, Op: OpEpollCtl, FD: 5, Option: "EPOLL_CTL_ADD", Target: 4, Value: 0x80000001, Tag: 4 | 7<<32},
+		{ID: 13, Op: OpSendto, FD: 3, Data: []byte("x"), Value: 0x40, Addr: netip.MustParseAddrPort("127.0.0.1:9017")},
 		{ID: 11, Op: "odd op ✓"},
 		{},
 	} {
@@ -51,6 +53,9 @@ func TestCallHeaderFastPath(t *testing.T) {
 		{&Call{ID: 8, Op: OpLookupPort, Net: "tcp", Name: "http"}, true},
 		{&Call{ID: 9, Op: OpClientSend, Client: 12}, true},
 		{&Call{ID: 10, Op: OpClose, FD: 5, AtExit: true}, true},
+		{&Call{ID: 13, Op: OpEpollCtl, FD: 5, Option: "EPOLL_CTL_MOD", Target: 4, Value: 5, Tag: 4}, true},
+		{&Call{ID: 14, Op: OpEpollWait, FD: 5, Size: 64, Value: -1}, true},
+		{&Call{ID: 15, Op: OpEpollCtl, Tag: 1<<64 - 1}, false}, // more digits than the fast path reads
 		{&Call{}, true},
 		{&Call{ID: 1<<64 - 1, Op: OpRead}, false},             // more digits than the fast path reads
 		{&Call{ID: 11, Op: OpLookupPort, Name: "a<b"}, false}, // escaped by encoding/json
@@ -77,6 +82,7 @@ func FuzzCallHeader(f *testing.F) {
 		`{"call":{"id":4,"op":"close","fd":5,"atExit":true,"atExit":false}}`,
 		`{"call":{"id":5,"op":"lookupport","network":"tcp","service":"http","client":9,"proto":-0}}`,
 		`{"call":{"id":6,"op":"shutdown","how":"SHUT_WR","family":"","type":"x","addr":""}}`,
+		`{"call":{"id":7,"op":"epoll_ctl","fd":5,"option":"EPOLL_CTL_ADD","value":1,"target":4,"tag":4,"target":3}}`,
 	} {
 		f.Add([]byte(h))
 	}

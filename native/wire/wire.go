@@ -31,7 +31,13 @@ const (
 	OpShutdown    Op = "shutdown"
 	OpGetsockname Op = "getsockname"
 	OpGetpeername Op = "getpeername"
-	OpLookupPort  Op = "lookupport" // net.LookupPort, the getservbyname step
+	OpLookupPort  Op = "lookupport"    // net.LookupPort, the getservbyname step
+	OpFcntl       Op = "fcntl"         // F_GETFL, F_SETFL: only O_NONBLOCK changes anything
+	OpEpollCreate Op = "epoll_create1" // a new epoll instance: itself a descriptor
+	OpEpollCtl    Op = "epoll_ctl"     // add, change or remove Target in FD's interest list
+	OpEpollWait   Op = "epoll_wait"    // wait for the events of FD's interest list
+	OpRecvfrom    Op = "recvfrom"      // read one datagram (or stream bytes), and who sent it
+	OpSendto      Op = "sendto"        // send Data to Addr (or to the connected peer)
 )
 
 // The client panel's operations: real TCP connections the page opens
@@ -63,16 +69,18 @@ type Call struct {
 	Family string         `json:"family,omitempty"`  // socket: "AF_INET" or "AF_INET6"
 	Type   string         `json:"type,omitempty"`    // socket: "SOCK_STREAM"
 	Proto  int            `json:"proto,omitempty"`   // socket: 0 or IPPROTO_TCP (6)
-	Addr   netip.AddrPort `json:"addr,omitzero"`     // bind, connect: the address
-	Level  string         `json:"level,omitempty"`   // setsockopt, getsockopt: "SOL_SOCKET" or "IPPROTO_TCP"
-	Option string         `json:"option,omitempty"`  // setsockopt, getsockopt: "SO_REUSEADDR", …
-	Value  int            `json:"value,omitempty"`   // setsockopt: the value; listen: the backlog
-	Size   int            `json:"size,omitempty"`    // read: the most bytes to return
+	Addr   netip.AddrPort `json:"addr,omitzero"`     // bind, connect: the address; sendto: the destination (zero: the connected peer)
+	Level  string         `json:"level,omitempty"`   // setsockopt, getsockopt: "SOL_SOCKET", "IPPROTO_TCP" or "IPPROTO_IPV6"
+	Option string         `json:"option,omitempty"`  // setsockopt, getsockopt: "SO_REUSEADDR", …; fcntl: "F_GETFL" or "F_SETFL"; epoll_ctl: "EPOLL_CTL_ADD", "EPOLL_CTL_MOD" or "EPOLL_CTL_DEL"
+	Value  int            `json:"value,omitempty"`   // setsockopt: the value; listen: the backlog; socket, accept (accept4): SOCK_NONBLOCK, SOCK_CLOEXEC; fcntl F_SETFL: the flags; epoll_create1: its flags; epoll_ctl: the events; epoll_wait: the timeout in ms (-1: none); recvfrom, sendto: the MSG_ flags (Linux values)
+	Size   int            `json:"size,omitempty"`    // read, recvfrom: the most bytes to return; epoll_wait: the most events
 	How    string         `json:"how,omitempty"`     // shutdown: "SHUT_RD", "SHUT_WR" or "SHUT_RDWR"
 	Net    string         `json:"network,omitempty"` // lookupport: "tcp", "tcp4", "tcp6"
 	Name   string         `json:"service,omitempty"` // lookupport: the service name, e.g. "http"
 	Client uint64         `json:"client,omitempty"`  // client-send, client-shutdown, client-close: the client's id
-	Data   []byte         `json:"-"`                 // write, client-send: the bytes, carried raw after the header
+	Target int            `json:"target,omitempty"`  // epoll_ctl: the descriptor watched (FD is the epoll instance)
+	Tag    uint64         `json:"tag,omitempty"`     // epoll_ctl: the program's epoll_data (Go's EpollEvent Fd, then Pad), given back by epoll_wait
+	Data   []byte         `json:"-"`                 // write, sendto, client-send: the bytes, carried raw after the header
 	// Into is where a read puts its bytes when the caller shares the
 	// session's process (a runner): the Result's Data is then Into's
 	// start, with no copy. It never crosses the wire.
@@ -87,11 +95,19 @@ type Call struct {
 // call failed.
 type Result struct {
 	ID      uint64         `json:"id"`                // the Call's ID
-	Ret     int            `json:"ret"`               // socket, accept: the new descriptor; read, write, client-send: bytes; getsockopt: the value; lookupport: the port; client-open: the client's id
-	Addr    netip.AddrPort `json:"addr,omitzero"`     // accept, getpeername: the peer; getsockname, client-open: the local address
+	Ret     int            `json:"ret"`               // socket, accept, epoll_create1: the new descriptor; read, write, recvfrom, sendto, client-send: bytes; getsockopt: the value; fcntl F_GETFL: the flags; epoll_wait: the events' count; lookupport: the port; client-open: the client's id
+	Addr    netip.AddrPort `json:"addr,omitzero"`     // accept, getpeername: the peer; recvfrom: the sender; getsockname, client-open: the local address
 	Errno   string         `json:"errno,omitempty"`   // the kernel's error, by name ("EADDRINUSE")
 	Refused *Refusal       `json:"refused,omitempty"` // the bridge's policy said no; the kernel was not asked
-	Data    []byte         `json:"-"`                 // read: the bytes, carried raw after the header
+	Events  []EpollEvent   `json:"events,omitempty"`  // epoll_wait: what is ready
+	Data    []byte         `json:"-"`                 // read, recvfrom: the bytes, carried raw after the header
+}
+
+// EpollEvent is one ready descriptor an epoll_wait reports.
+type EpollEvent struct {
+	FD     int    `json:"fd"`            // the program's (virtual) descriptor that is ready, for traces and checkers
+	Events uint32 `json:"events"`        // EPOLLIN, EPOLLOUT, … (Linux values)
+	Tag    uint64 `json:"tag,omitempty"` // the epoll_data the program gave epoll_ctl for FD: what the program reads back
 }
 
 // Failed reports whether the call did not succeed.

@@ -36,7 +36,7 @@ func Syscall(call Perform) interp.Exports {
 	m["Sockaddr"] = reflect.ValueOf((*syscall.Sockaddr)(nil))
 	m["SockaddrInet4"] = reflect.ValueOf((*syscall.SockaddrInet4)(nil))
 	m["SockaddrInet6"] = reflect.ValueOf((*syscall.SockaddrInet6)(nil))
-	constants := [][]wire.Name{wire.Families, wire.Types, wire.Levels, wire.Shutdowns}
+	constants := [][]wire.Name{wire.Families, wire.Types, wire.SockFlags, wire.Levels, wire.Shutdowns}
 	for _, opts := range wire.Options {
 		constants = append(constants, opts)
 	}
@@ -47,6 +47,10 @@ func Syscall(call Perform) interp.Exports {
 		}
 	}
 	m["SOMAXCONN"] = reflect.ValueOf(constant.MakeInt64(somaxconn))
+	for name, v := range linuxConstants {
+		m[name] = reflect.ValueOf(constant.MakeInt64(v))
+	}
+	m["EpollEvent"] = reflect.ValueOf((*EpollEvent)(nil))
 	// The signals a server is asked to end with (os/signal); typed, as in
 	// Go's syscall, so they are os.Signal values.
 	m["Signal"] = reflect.ValueOf((*syscall.Signal)(nil))
@@ -60,6 +64,7 @@ func Syscall(call Perform) interp.Exports {
 		"Bind":          s.Bind,
 		"Listen":        s.Listen,
 		"Accept":        s.Accept,
+		"Accept4":       s.Accept4,
 		"Connect":       s.Connect,
 		"Read":          s.Read,
 		"Write":         s.Write,
@@ -67,6 +72,13 @@ func Syscall(call Perform) interp.Exports {
 		"Shutdown":      s.Shutdown,
 		"Getsockname":   s.Getsockname,
 		"Getpeername":   s.Getpeername,
+		"SetNonblock":   s.SetNonblock,
+		"EpollCreate":   s.EpollCreate,
+		"EpollCreate1":  s.EpollCreate1,
+		"EpollCtl":      s.EpollCtl,
+		"EpollWait":     s.EpollWait,
+		"Recvfrom":      s.Recvfrom,
+		"Sendto":        s.Sendto,
 	} {
 		m[name] = reflect.ValueOf(f)
 	}
@@ -76,10 +88,11 @@ func Syscall(call Perform) interp.Exports {
 // somaxconn is Linux's SOMAXCONN as Go's linux syscall has it.
 const somaxconn = 128
 
-// Linux's protocol numbers a TCP socket accepts.
+// Linux's protocol numbers a socket accepts.
 const (
 	protoDefault = 0
 	protoTCP     = 6
+	protoUDP     = 17
 )
 
 type sys struct{ call Perform }
@@ -117,14 +130,15 @@ func (s sys) Socket(domain, typ, proto int) (fd int, err error) {
 	if family == "" {
 		return -1, syscall.Errno(errnoLinux("EAFNOSUPPORT"))
 	}
-	kind := wire.NameOf(wire.Types, typ)
+	flags := typ & wire.Bits(wire.SockFlags)
+	kind := wire.NameOf(wire.Types, typ&^flags)
 	if kind == "" {
 		return -1, syscall.Errno(errnoLinux("ESOCKTNOSUPPORT"))
 	}
-	if proto != protoDefault && proto != protoTCP {
+	if proto != protoDefault && proto != protoTCP && proto != protoUDP {
 		return -1, syscall.Errno(errnoLinux("EPROTONOSUPPORT"))
 	}
-	res, err := s.do(&wire.Call{Op: wire.OpSocket, Family: family, Type: kind, Proto: proto})
+	res, err := s.do(&wire.Call{Op: wire.OpSocket, Family: family, Type: kind, Proto: proto, Value: flags})
 	if err != nil {
 		return -1, err
 	}
@@ -206,11 +220,18 @@ func (s sys) simple(c *wire.Call) error {
 	return err
 }
 
-func (s sys) Accept(fd int) (nfd int, sa syscall.Sockaddr, err error) {
+func (s sys) Accept(fd int) (nfd int, sa syscall.Sockaddr, err error) { return s.Accept4(fd, 0) }
+
+// Accept4 is accept with SOCK_NONBLOCK (the new socket does not wait) and
+// SOCK_CLOEXEC (always so here).
+func (s sys) Accept4(fd int, flags int) (nfd int, sa syscall.Sockaddr, err error) {
 	if fd < 0 {
 		return -1, nil, syscall.Errno(errnoLinux("EBADF"))
 	}
-	res, err := s.do(&wire.Call{Op: wire.OpAccept, FD: fd})
+	if flags&^wire.Bits(wire.SockFlags) != 0 {
+		return -1, nil, syscall.Errno(errnoLinux("EINVAL"))
+	}
+	res, err := s.do(&wire.Call{Op: wire.OpAccept, FD: fd, Value: flags})
 	if err != nil {
 		return -1, nil, err
 	}

@@ -56,8 +56,13 @@ func TestUnknownNumbersFailWithoutAskingTheBridge(t *testing.T) {
 		want syscall.Errno
 	}{
 		{"family", second(s.Socket(1, 1, 0)), syscall.EAFNOSUPPORT},
-		{"type", second(s.Socket(2, 2, 0)), syscall.ESOCKTNOSUPPORT},
-		{"proto", second(s.Socket(2, 1, 17)), syscall.EPROTONOSUPPORT},
+		{"type", second(s.Socket(2, 3, 0)), syscall.ESOCKTNOSUPPORT},
+		{"proto", second(s.Socket(2, 1, 1)), syscall.EPROTONOSUPPORT},
+		{"epoll op", s.EpollCtl(3, 9, 4, &EpollEvent{}), syscall.EINVAL},
+		{"epoll flags", second(s.EpollCreate1(1)), syscall.EINVAL},
+		{"epoll room", second(s.EpollWait(3, nil, -1)), syscall.EINVAL},
+		{"recvfrom flags", thirdOf(s.Recvfrom(3, make([]byte, 1), 0x100)), syscall.EINVAL},
+		{"sendto flags", s.Sendto(3, nil, 0x100, nil), syscall.EINVAL},
 		{"level", s.SetsockoptInt(3, 99, 2, 1), syscall.ENOPROTOOPT},
 		{"option", s.SetsockoptInt(3, 1, 99, 1), syscall.ENOPROTOOPT},
 		{"option of other level", s.SetsockoptInt(3, 6, 2, 1), syscall.ENOPROTOOPT},
@@ -78,6 +83,8 @@ func TestUnknownNumbersFailWithoutAskingTheBridge(t *testing.T) {
 }
 
 func second(_ int, err error) error { return err }
+
+func thirdOf(_ int, _ syscall.Sockaddr, err error) error { return err }
 
 func TestCallsCarryNames(t *testing.T) {
 	h := &fakeHost{}
