@@ -30,16 +30,16 @@ var errNotRunning = errors.New("no program is running")
 const stopWait = 5 * time.Second
 
 // request performs one request from the page.
-func (s *session) request(b *bridge, data []byte) {
+func (s *session) request(data []byte) {
 	req, err := engine.ParseRequest(data)
 	if err != nil {
-		b.log.Printf("session from %s: refused a request: %v", s.peer, err)
+		s.log.Printf("refused a request: %v", err)
 		s.answer(req.ID, nil, err)
 		return
 	}
 	switch req.Method {
 	case engine.MethodRun:
-		go s.startRun(b, req)
+		go s.startRun(req)
 	case engine.MethodStop:
 		p := s.program()
 		if p == nil {
@@ -58,7 +58,7 @@ func (s *session) request(b *bridge, data []byte) {
 			s.answer(req.ID, nil, err)
 		}
 	case engine.MethodClient:
-		s.client(b, req)
+		s.client(req)
 	default:
 		s.answer(req.ID, nil, fmt.Errorf("%s is answered by the page's own engine, not the bridge", req.Method))
 	}
@@ -66,7 +66,7 @@ func (s *session) request(b *bridge, data []byte) {
 
 // startRun ends the program that runs, if any, then starts req's in a
 // runner process of its own, and answers {pid}.
-func (s *session) startRun(b *bridge, req engine.Request) {
+func (s *session) startRun(req engine.Request) {
 	s.runMu.Lock()
 	defer s.runMu.Unlock()
 	if prev := s.program(); prev != nil {
@@ -83,7 +83,7 @@ func (s *session) startRun(b *bridge, req engine.Request) {
 	}
 	prog := &runner.Program{
 		Source: req.Source, Name: req.Name, Debug: req.Debug, Breakpoints: req.Breakpoints,
-		Policy: b.cfg.runnerPolicy(), MaxMemory: b.cfg.maxMemory, MaxStack: maxStack,
+		Policy: s.cfg.runnerPolicy(), MaxMemory: s.cfg.maxMemory, MaxStack: maxStack,
 	}
 	handlers := runner.Handlers{Events: s.pushEvents, Own: s.programSockets, Exit: s.programEnded}
 	var p *runner.Process
@@ -96,10 +96,10 @@ func (s *session) startRun(b *bridge, req engine.Request) {
 		err = p.Run(prog, handlers)
 	}
 	if err != nil {
-		p, err = runner.Start(b.cfg.runner, prog, handlers)
+		p, err = runner.Start(s.cfg.runner, prog, handlers)
 	}
 	if err != nil {
-		b.log.Printf("session from %s: %v", s.peer, err)
+		s.log.Printf("%v", err)
 		s.answer(req.ID, nil, err)
 		return
 	}
@@ -107,20 +107,20 @@ func (s *session) startRun(b *bridge, req engine.Request) {
 	s.proc, s.lastProc, s.procOwn = p, p, nil
 	s.procMu.Unlock()
 	s.runs.Add(1)
-	b.log.Printf("session from %s: runner %d runs %s", s.peer, p.Pid, p.Name)
-	s.pushEvent(engine.Event{Type: engine.TypeProcess, Pid: p.Pid, Text: p.Name})
+	s.log.Printf("runner %d runs %s", p.Pid, p.Name)
+	s.pushEvent(engine.ProcessEvent{Pid: p.Pid, Name: p.Name})
 	s.answer(req.ID, map[string]int{"pid": p.Pid}, nil)
 }
 
 // keepSpare keeps a runner started and waiting for the page's next Run,
 // until the page goes away: Run then hands it the program and does not
 // wait for a process to start.
-func (s *session) keepSpare(b *bridge) {
+func (s *session) keepSpare() {
 	defer s.runs.Done()
 	for s.ctx.Err() == nil {
-		p, err := runner.Spawn(b.cfg.runner)
+		p, err := runner.Spawn(s.cfg.runner)
 		if err != nil {
-			b.log.Printf("session from %s: a spare runner: %v", s.peer, err)
+			s.log.Printf("a spare runner: %v", err)
 			return // each Run starts its own
 		}
 		select {
@@ -142,6 +142,14 @@ func (s *session) program() *runner.Process {
 	return s.proc
 }
 
+// programOwn is a copy of the runner's own sockets, as it last said; none
+// while no runner runs.
+func (s *session) programOwn() []wire.SocketInfo {
+	s.procMu.Lock()
+	defer s.procMu.Unlock()
+	return append([]wire.SocketInfo(nil), s.procOwn...)
+}
+
 // programSockets keeps the runner's own sockets for the table, and has the
 // session look for leftovers on their ports.
 func (s *session) programSockets(o *runner.Own) {
@@ -150,9 +158,9 @@ func (s *session) programSockets(o *runner.Own) {
 	s.procMu.Unlock()
 	s.native.Watch(o.Ports...)
 	if o.Leftovers {
-		s.touchLeftovers()
+		s.sockets.touchLeftovers()
 	} else {
-		s.touch()
+		s.sockets.touch()
 	}
 }
 
@@ -164,8 +172,8 @@ func (s *session) programEnded(p *runner.Process, status string) {
 		s.proc, s.procOwn = nil, nil
 	}
 	s.procMu.Unlock()
-	s.touchLeftovers()
-	s.pushEvent(engine.Event{Type: engine.TypeExit, Error: status})
+	s.sockets.touchLeftovers()
+	s.pushEvent(engine.ExitEvent{Error: status})
 	s.runs.Done()
 }
 
@@ -195,36 +203,26 @@ func (s *session) trace() []native.TraceEntry {
 
 // client performs one of the client panel's operations on the session's
 // own native.Session, as for the relay, and answers it.
-func (s *session) client(b *bridge, req engine.Request) {
+func (s *session) client(req engine.Request) {
 	call, err := req.ClientCall()
 	if err != nil {
 		s.answer(req.ID, nil, err)
 		return
 	}
 	held := s.dataOf(call)
-	if !s.holdData(b, held) {
+	if !s.holdData(held) {
 		return // the session is ending
 	}
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.data.give(held)
-		s.answer(req.ID, nil, fmt.Errorf("too many operations waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
-		return
-	}
-	s.calls.Add(1)
-	go func() {
-		defer s.calls.Done()
-		defer func() { <-s.slots }()
+	ok := s.calls.tryGo(func() {
 		defer s.data.give(held)
 		res, err := s.native.Client(s.ctx, call, s.notify)
-		s.touchLeftovers()
+		s.sockets.touchLeftovers()
 		if err == nil {
 			err = engine.ClientError(res)
 		}
 		if err != nil {
 			if res != nil && res.Refused != nil {
-				b.log.Printf("session from %s: refused %s: %v", s.peer, wire.FormatCall(call), res.Refused)
+				s.log.Printf("refused %s: %v", wire.FormatCall(call), res.Refused)
 			}
 			s.answer(req.ID, nil, err)
 			return
@@ -237,7 +235,11 @@ func (s *session) client(b *bridge, req engine.Request) {
 		default:
 			s.answer(req.ID, nil, nil)
 		}
-	}()
+	})
+	if !ok {
+		s.data.give(held)
+		s.answer(req.ID, nil, fmt.Errorf("too many operations waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", s.calls.limit()))
+	}
 }
 
 // answer settles the page's request id.
@@ -282,7 +284,7 @@ func (s *session) writeEngine() {
 				}
 				continue
 			case first = <-s.events:
-			case table := <-s.tables:
+			case table := <-s.sockets.tables:
 				ev, _ := engine.FromBridge(table)
 				first = append(ev.AppendJSON([]byte{'['}), ']')
 			}
@@ -314,7 +316,7 @@ func (s *session) writeEngine() {
 // runnerPolicy is the policy of a runner's session: the page's, but for the
 // calls-per-second cap, which guards the bridge against a page's relayed
 // calls; a runner's calls never reach the bridge.
-func (c config) runnerPolicy() native.Policy {
+func (c sessionConfig) runnerPolicy() native.Policy {
 	p := c.policy
 	p.CallsPerSecond = 0
 	return p

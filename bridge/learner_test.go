@@ -59,10 +59,10 @@ type events struct {
 func (e *events) emit(ev engine.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	switch ev.Type {
-	case engine.TypeOutput:
+	switch ev := ev.(type) {
+	case engine.OutputEvent:
 		e.stdout.WriteString(ev.Text)
-	case engine.TypeExit:
+	case engine.ExitEvent:
 		e.exit = append(e.exit, ev.Error)
 	}
 }

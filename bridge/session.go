@@ -1,14 +1,11 @@
 package bridge
 
 import (
-	"bytes"
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,45 +28,58 @@ const (
 	pingPeriod = pongWait * 9 / 10
 	// resultBacklog is how many answers may wait for the write pump.
 	resultBacklog = 64
-	// socketsPoll is how often the sockets table is read while it can change
-	// without a call: something in flight, or any socket listed (a client
-	// connecting into a backlog, a TIME_WAIT counting down). With nothing
-	// listed and nothing in flight it is not read at all.
-	socketsPoll = 500 * time.Millisecond
-	// socketsGap is the least time between two reads of the table, so a
-	// program making thousands of calls a second costs at most 20 reads a
-	// second (touches in between coalesce into one).
-	socketsGap = 50 * time.Millisecond
-	// maxIdleWorkers bounds the goroutines that ran a call and wait for the
-	// next (see spawn).
-	maxIdleWorkers = 64
 )
+
+// sessionConfig is what a session needs of the bridge's configuration.
+type sessionConfig struct {
+	policy          native.Policy // the page's calls and its client panel's
+	maxPending      int           // --max-pending-calls
+	maxDataInFlight int64         // --max-data-in-flight, in bytes
+	runner          runner.Config // how a Run starts its runner process
+	maxMemory       int64         // bytes of memory one runner's program may use
+}
+
+func (c config) session() sessionConfig {
+	return sessionConfig{policy: c.policy, maxPending: c.maxPending, maxDataInFlight: c.maxDataInFlight, runner: c.runner, maxMemory: c.maxMemory}
+}
+
+// sessionLog is the bridge's log as a session writes to it: each line
+// starts "session from PEER: ", and is of the kind it would be without the
+// prefix, counted across sessions (logs.go).
+type sessionLog struct {
+	log  *bridgeLog
+	peer string
+}
+
+// Printf writes a line of the kind named by its format.
+func (l sessionLog) Printf(format string, args ...any) {
+	l.log.Printf("session from %s: "+format, append([]any{l.peer}, args...)...)
+}
+
+// Kindf writes a line of the named kind.
+func (l sessionLog) Kindf(kind, format string, args ...any) {
+	l.log.Kindf(kind, "session from %s: "+format, append([]any{l.peer}, args...)...)
+}
 
 // session is one page's WebSocket and the native session that performs its
 // calls. It ends when the page goes away, and takes every socket with it.
 type session struct {
 	id       string      // random; the page names its session with it in the HTTP API
 	checking atomic.Bool // a lesson check runs over this session: one at a time
+	cfg      sessionConfig
+	log      sessionLog
+	peer     string
+	started  time.Time
 	ws       *websocket.Conn
 	native   *native.Session
 	ctx      context.Context
 	cancel   context.CancelFunc
 	out      chan wire.Record // answers for the write pump
-	calls    sync.WaitGroup
-	slots    chan struct{} // one token per call in flight
-	idle     chan func()   // unbuffered: a call handed to a worker waiting for one
-	idlers   atomic.Int32  // workers waiting on idle, or about to
-	peer     string
-	started  time.Time
-	changed  chan struct{}    // capacity 1: the sockets table may have changed
-	tables   chan *wire.Event // capacity 1: the newest sockets table not yet sent
-	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
+	calls    *pool            // runs the page's calls and client operations
+	sockets  *socketsWatch    // the sockets table, for the write pump
 	data     *budget          // bytes of call data the page's calls hold (--max-data-in-flight)
+	slowed   atomic.Bool      // the policy's calls-per-second cap has delayed a call, and the log said so
 	waited   atomic.Bool      // a call has waited for the budget, and the log said so
-	// leftoversSince is when a call that may change the table's leftovers
-	// (native.ChangesLeftovers) was made, in Unix nanoseconds, if one was
-	// since they were last read; 0 otherwise.
-	leftoversSince atomic.Int64
 
 	// An engine session (/engine) runs the page's programs in runner
 	// processes (engine.go) and speaks JSON events; a relay session (/ws)
@@ -135,26 +145,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 	if b.afterUpgrade != nil {
 		b.afterUpgrade()
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &session{
-		id:      randomHex(),
-		ws:      ws,
-		native:  native.NewSession(b.cfg.policy),
-		ctx:     ctx,
-		cancel:  cancel,
-		out:     make(chan wire.Record, resultBacklog),
-		slots:   make(chan struct{}, b.cfg.maxPending),
-		idle:    make(chan func()),
-		peer:    r.RemoteAddr,
-		started: time.Now(),
-		changed: make(chan struct{}, 1),
-		tables:  make(chan *wire.Event, 1),
-
-		engineMode: engineMode,
-		events:     make(chan []byte, resultBacklog),
-		spare:      make(chan *runner.Process),
-		data:       newBudget(b.cfg.maxDataInFlight),
-	}
+	s := newSession(ws, r.RemoteAddr, engineMode, b.cfg.session(), b.log)
 	s.native.Watch(b.recent.list(time.Now())...)
 	b.mu.Lock()
 	b.opening--
@@ -166,7 +157,7 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 	b.log.Kindf("sessions opened", "session from %s opened", s.peer)
 	go func() {
 		defer b.running.Done()
-		s.run(b)
+		s.run()
 		b.recent.add(s.native.Ports(), time.Now())
 		b.mu.Lock()
 		delete(b.sessions, s)
@@ -177,6 +168,32 @@ func (b *bridge) serveWebSocket(w http.ResponseWriter, r *http.Request, engineMo
 		b.log.Kindf("sessions closed", "session from %s closed after %s: %d calls in %d frames, %d records out in %d frames",
 			s.peer, time.Since(s.started).Round(time.Millisecond), s.callsIn, s.framesIn, s.recordsOut, s.framesOut)
 	}()
+}
+
+// newSession is the session of the page at peer over ws: an engine
+// session, or a relay session.
+func newSession(ws *websocket.Conn, peer string, engineMode bool, cfg sessionConfig, log *bridgeLog) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		id:      randomHex(),
+		cfg:     cfg,
+		log:     sessionLog{log, peer},
+		ws:      ws,
+		native:  native.NewSession(cfg.policy),
+		ctx:     ctx,
+		cancel:  cancel,
+		out:     make(chan wire.Record, resultBacklog),
+		calls:   newPool(cfg.maxPending, ctx.Done()),
+		peer:    peer,
+		started: time.Now(),
+
+		engineMode: engineMode,
+		events:     make(chan []byte, resultBacklog),
+		spare:      make(chan *runner.Process),
+		data:       newBudget(cfg.maxDataInFlight),
+	}
+	s.sockets = newSocketsWatch(s.native, s.programOwn, func() bool { return s.calls.busy() > 0 })
+	return s
 }
 
 // sessionByID finds an open session by its id, or nil.
@@ -206,11 +223,11 @@ func (b *bridge) closeSessions() {
 
 // run pumps frames both ways until the page goes away or the bridge stops,
 // then closes every socket of the session and waits for its calls to return.
-func (s *session) run(b *bridge) {
+func (s *session) run() {
 	s.send(wire.Record{Event: &wire.Event{Kind: wire.EventHello, Message: "sockstep bridge", Session: s.id}})
 	if s.engineMode {
 		s.runs.Add(1)
-		go s.keepSpare(b)
+		go s.keepSpare()
 	}
 	pumped := make(chan struct{})
 	go func() {
@@ -223,114 +240,23 @@ func (s *session) run(b *bridge) {
 	}()
 	watched := make(chan struct{})
 	go func() {
-		s.watchSockets()
+		s.sockets.run(s.ctx)
 		close(watched)
 	}()
-	s.touchLeftovers() // the previous run's leftovers, if any
-	s.readPump(b)
+	s.sockets.touchLeftovers() // the previous run's leftovers, if any
+	s.readPump()
 	s.cancel()
 	s.endProgram()
 	s.native.Close()
-	s.calls.Wait()
+	s.calls.wait()
 	<-pumped
 	<-watched
 	s.ws.Close()
 }
 
-// touchLeftovers says the sockets table may have changed, its leftovers
-// included.
-func (s *session) touchLeftovers() {
-	s.leftoversSince.CompareAndSwap(0, time.Now().UnixNano())
-	s.touch()
-}
-
-// touch says the sockets table may have changed, but not its leftovers
-// unless touchLeftovers says so too.
-func (s *session) touch() {
-	select {
-	case s.changed <- struct{}{}:
-	default: // already due
-	}
-}
-
-// watchSockets sends the sockets table when it differs from the last one
-// sent: after calls (touch), and every socketsPoll while it can change
-// without one. It returns when the session ends.
-//
-// The leftovers part of the table (native.Session.LeftoversSince) costs the
-// kernel a walk of its whole connection hash, so it is asked for again only
-// when a call may have changed it, or when it is socketsPoll old: a stream
-// of reads and writes does not change it, and what changes it without a
-// call shows within socketsPoll, as it does in a session that makes no
-// calls. One read serves every session that wants it (native/table.go).
-func (s *session) watchSockets() {
-	var last []byte
-	var poll <-chan time.Time
-	var left []wire.SocketInfo
-	var leftErr error
-	var leftAt time.Time // when the read of left started
-	for {
-		polled := false
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-s.changed:
-		case <-poll:
-			polled = true
-		}
-		s.procMu.Lock()
-		table := append([]wire.SocketInfo(nil), s.procOwn...) // the program's, when a runner runs it
-		s.procMu.Unlock()
-		table = append(table, s.native.OwnSockets()...)
-		if since := s.leftoversSince.Swap(0); since != 0 {
-			left, leftAt, leftErr = s.native.LeftoversSince(time.Unix(0, since))
-		} else if polled || time.Since(leftAt) >= socketsPoll {
-			left, leftAt, leftErr = s.native.LeftoversSince(time.Now().Add(-socketsGap))
-		}
-		table = append(table, left...)
-		ev := &wire.Event{Kind: wire.EventSockets, Sockets: table}
-		if leftErr != nil {
-			ev.Message = leftErr.Error()
-		}
-		if len(table) > wire.MaxSockets {
-			ev.Sockets = table[:wire.MaxSockets]
-			ev.Message = strings.TrimPrefix(ev.Message+fmt.Sprintf("; %d more sockets not shown", len(table)-wire.MaxSockets), "; ")
-		}
-		if enc, _ := json.Marshal(ev); !bytes.Equal(enc, last) {
-			last = enc
-			s.offerTable(ev)
-		}
-		poll = nil
-		if len(table) > 0 || len(s.slots) > 0 {
-			poll = time.After(socketsPoll)
-		}
-		select {
-		case <-s.ctx.Done():
-			return
-		case <-time.After(socketsGap):
-		}
-	}
-}
-
-// offerTable hands the write pump the newest table, replacing one it has not
-// sent yet: a page that reads slowly gets the latest table, not a backlog.
-func (s *session) offerTable(ev *wire.Event) {
-	for {
-		select {
-		case s.tables <- ev:
-			return
-		default:
-		}
-		select {
-		case <-s.tables: // stale
-		default:
-		}
-	}
-}
-
 // readPump reads frames of calls and starts each call. It returns when the
 // connection fails or the session's context ends.
-func (s *session) readPump(b *bridge) {
+func (s *session) readPump() {
 	s.ws.SetReadLimit(wire.MaxFrame)
 	s.ws.SetReadDeadline(time.Now().Add(pongWait))
 	s.ws.SetPongHandler(func(string) error { return s.ws.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -340,63 +266,53 @@ func (s *session) readPump(b *bridge) {
 		kind, frame, err := s.ws.ReadMessage()
 		if err != nil {
 			if s.ctx.Err() == nil && !websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway, websocket.CloseNoStatusReceived) {
-				b.log.Printf("session from %s: %v", s.peer, err)
+				s.log.Printf("%v", err)
 			}
 			return
 		}
 		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // any frame shows the page is alive
 		if s.engineMode {
 			if kind != websocket.TextMessage {
-				s.problem(b, "refused: not a request", 0, "expected a text frame holding one request, got a binary message")
+				s.problem("refused: not a request", 0, "expected a text frame holding one request, got a binary message")
 				continue
 			}
 			s.framesIn++
 			s.callsIn++
-			s.request(b, frame)
+			s.request(frame)
 			s.ws.SetReadDeadline(time.Now().Add(pongWait)) // the request may have waited for the data budget
 			continue
 		}
 		if kind != websocket.BinaryMessage {
-			s.problem(b, "refused: not a frame of calls", 0, "expected a binary frame of call records, got a text message")
+			s.problem("refused: not a frame of calls", 0, "expected a binary frame of call records, got a text message")
 			continue
 		}
 		records, err := wire.DecodeFrame(frame)
 		s.framesIn++
 		s.callsIn += len(records)
 		for _, rec := range records {
-			s.start(b, rec)
+			s.start(rec)
 		}
 		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // its calls may have waited for the data budget
 		if err != nil {
-			s.problem(b, "refused: malformed frames", 0, "malformed frame: "+err.Error())
+			s.problem("refused: malformed frames", 0, "malformed frame: "+err.Error())
 		}
 	}
 }
 
 // start runs one call in its own goroutine, so a blocked accept does not
 // hold up the calls of other goroutines of the learner's program.
-func (s *session) start(b *bridge, rec wire.Record) {
+func (s *session) start(rec wire.Record) {
 	if rec.Call == nil {
-		s.problem(b, "refused: the page may only send calls", 0, "the page may only send calls")
+		s.problem("refused: the page may only send calls", 0, "the page may only send calls")
 		return
 	}
 	call := *rec.Call
 	held := s.dataOf(&call)
-	if !s.holdData(b, held) {
+	if !s.holdData(held) {
 		return // the session is ending
 	}
 	call.Data = append([]byte(nil), call.Data...) // the frame's buffer is reused by the next read
-	select {
-	case s.slots <- struct{}{}:
-	default:
-		s.data.give(held)
-		s.problem(b, "refused: --max-pending-calls", call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", cap(s.slots)))
-		return
-	}
-	s.calls.Add(1)
-	s.spawn(func() {
-		defer s.calls.Done()
-		defer func() { <-s.slots }()
+	ok := s.calls.tryGo(func() {
 		keep := int64(0) // a read's bytes, held until the write pump has sent them
 		defer func() { s.data.give(held - keep) }()
 		var res *wire.Result
@@ -407,59 +323,33 @@ func (s *session) start(b *bridge, rec wire.Record) {
 			res, err = s.native.Do(s.ctx, &call)
 		}
 		if native.ChangesLeftovers(call.Op) {
-			s.touchLeftovers()
+			s.sockets.touchLeftovers()
 		} else {
-			s.touch()
+			s.sockets.touch()
 		}
 		if err != nil {
-			s.problem(b, "refused: malformed calls", call.ID, err.Error())
+			s.problem("refused: malformed calls", call.ID, err.Error())
 			return
 		}
 		keep = min(int64(len(res.Data)), held)
 		if res.Refused != nil {
-			b.log.Kindf(refusedCallKind(call.Op, res.Refused), "session from %s: refused %s: %v", s.peer, wire.FormatCall(&call), res.Refused)
+			s.log.Kindf(refusedCallKind(call.Op, res.Refused), "refused %s: %v", wire.FormatCall(&call), res.Refused)
 		}
 		if s.native.Slowed() > 0 && s.slowed.CompareAndSwap(false, true) {
-			b.log.Printf("session from %s: slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.peer, b.cfg.policy.CallsPerSecond)
+			s.log.Printf("slowing its calls to %d a second (start the bridge with --max-calls-per-second to change it)", s.cfg.policy.CallsPerSecond)
 		}
 		s.send(wire.Record{Result: res})
 	})
-}
-
-// spawn runs call on a goroutine of its own: an idle worker if one waits,
-// else a new one. A worker keeps its grown stack from call to call, where
-// a fresh goroutine per call grew (copied) its stack on every call; none is
-// ever shared by two calls at once, so a blocked call holds up no other.
-func (s *session) spawn(call func()) {
-	select {
-	case s.idle <- call:
-	default:
-		go s.work(call)
-	}
-}
-
-// work runs call, then the calls spawn hands it, until the session ends.
-// Past maxIdleWorkers waiting at once, a worker ends instead of waiting.
-func (s *session) work(call func()) {
-	for {
-		call()
-		if s.idlers.Add(1) > maxIdleWorkers {
-			s.idlers.Add(-1)
-			return
-		}
-		select {
-		case call = <-s.idle:
-			s.idlers.Add(-1)
-		case <-s.ctx.Done():
-			return
-		}
+	if !ok {
+		s.data.give(held)
+		s.problem("refused: --max-pending-calls", call.ID, fmt.Sprintf("too many calls waiting at once (the limit is %d; start the bridge with --max-pending-calls to change it)", s.calls.limit()))
 	}
 }
 
 // dataOf is the bytes a call holds in the bridge: its data, or for a read
-// the most it may return.
+// (or recvfrom) the most it may return.
 func (s *session) dataOf(c *wire.Call) int64 {
-	if c.Op == wire.OpRead {
+	if c.Op == wire.OpRead || c.Op == wire.OpRecvfrom {
 		return int64(min(max(c.Size, 0), wire.MaxData))
 	}
 	return int64(len(c.Data))
@@ -474,7 +364,7 @@ func (s *session) dataOf(c *wire.Call) int64 {
 // looks whether the page has gone: by its connection's state (the page's
 // close, or its reset), and by a ping, which a closed page answers with a
 // reset (its close may wait behind frames the bridge has not read).
-func (s *session) holdData(b *bridge, n int64) bool {
+func (s *session) holdData(n int64) bool {
 	if s.data.tryTake(n) {
 		return true // the usual case: no timer
 	}
@@ -483,7 +373,7 @@ func (s *session) holdData(b *bridge, n int64) bool {
 		waited, err := s.data.take(ctx, n)
 		cancel()
 		if waited && s.waited.CompareAndSwap(false, true) {
-			b.log.Kindf("calls waiting: --max-data-in-flight", "session from %s: its calls wait: their data in the bridge reached %d MiB, the most allowed (start the bridge with --max-data-in-flight to change it)", s.peer, b.cfg.maxDataInFlight>>20)
+			s.log.Kindf("calls waiting: --max-data-in-flight", "its calls wait: their data in the bridge reached %d MiB, the most allowed (start the bridge with --max-data-in-flight to change it)", s.cfg.maxDataInFlight>>20)
 		}
 		switch {
 		case err == nil:
@@ -505,7 +395,7 @@ const peerCheck = 250 * time.Millisecond
 // notify passes a client's event to the page.
 func (s *session) notify(e *wire.Event) {
 	s.send(wire.Record{Event: e})
-	s.touchLeftovers()
+	s.sockets.touchLeftovers()
 }
 
 // refusedCallKind is the log's kind for a call the policy refused: one per
@@ -519,8 +409,8 @@ func refusedCallKind(op wire.Op, r *wire.Refusal) string {
 
 // problem answers a record the bridge could not accept, and logs it under
 // kind (logs.go).
-func (s *session) problem(b *bridge, kind string, id uint64, message string) {
-	b.log.Kindf(kind, "session from %s: refused a record: %s", s.peer, message)
+func (s *session) problem(kind string, id uint64, message string) {
+	s.log.Kindf(kind, "refused a record: %s", message)
 	s.send(wire.Record{Problem: &wire.Problem{ID: id, Message: message}})
 }
 
@@ -568,7 +458,7 @@ func (s *session) writePump() {
 				}
 				continue
 			case first = <-s.out:
-			case table := <-s.tables:
+			case table := <-s.sockets.tables:
 				first = wire.Record{Event: table}
 			}
 		}

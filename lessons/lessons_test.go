@@ -160,11 +160,20 @@ func startInterpreted(t *testing.T, l lessons.Lesson, src string, port int) *pro
 	var mu sync.Mutex
 	var out bytes.Buffer
 	e := engine.New(s.Do, func(ev engine.Event) {
-		if ev.Type == engine.TypeOutput || ev.Type == engine.TypeExit || ev.Type == engine.TypeDiagnostic {
-			mu.Lock()
-			out.WriteString(ev.Text + ev.Error + ev.Message)
-			mu.Unlock()
+		var text string
+		switch ev := ev.(type) {
+		case engine.OutputEvent:
+			text = ev.Text
+		case engine.ExitEvent:
+			text = ev.Error
+		case engine.DiagnosticEvent:
+			text = ev.Message
+		default:
+			return
 		}
+		mu.Lock()
+		out.WriteString(text)
+		mu.Unlock()
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	p := &program{

@@ -81,9 +81,9 @@ func (p *process) call(ctx context.Context, c *wire.Call) (*wire.Result, error) 
 // emit takes the engine's events: the exit is the bridge's to tell (it
 // knows how the process ended), the rest goes to the page.
 func (p *process) emit(e engine.Event) {
-	if e.Type == engine.TypeExit {
+	if exit, ok := e.(engine.ExitEvent); ok {
 		p.mu.Lock()
-		p.ended = e.Error
+		p.ended = exit.Error
 		p.mu.Unlock()
 		return
 	}

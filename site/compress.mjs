@@ -13,7 +13,7 @@ const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), "dist");
 const brotli = promisify(zlib.brotliCompress);
 const gzip = promisify(zlib.gzip);
 
-/** Brotli's best quality takes about a minute on engine.wasm for 13% less; 9 takes seconds. */
+/** Brotli's best quality takes about a minute on engine.wasm for little gain; 9 takes seconds. */
 const bigFile = 4 << 20;
 
 for (const name of await readdir(dist)) {

@@ -144,12 +144,12 @@ func (b *boundary) start(args []js.Value) (any, error) {
 			}
 		}),
 		relay.WithProblems(func(p *wire.Problem) {
-			emit(engine.Event{Type: engine.TypeOutput, Stream: "stderr", Text: p.Error() + "\n"})
+			emit(engine.OutputEvent{Stream: "stderr", Text: p.Error() + "\n"})
 		}),
 		relay.WithClose(func(err error) {
 			go func() { // wait until start has returned
 				if <-started {
-					emit(engine.Event{Type: engine.TypeDisconnected, Message: err.Error()})
+					emit(engine.DisconnectedEvent{Message: err.Error()})
 				}
 			}()
 		}))
@@ -243,7 +243,7 @@ func (b *boundary) run(r engine.Request, events *engine.Batch) {
 		return nil, nil
 	})
 	if err != nil { // a bug of ours: the run must still end
-		events.Add(engine.Event{Type: engine.TypeExit, Error: err.Error()})
+		events.Add(engine.ExitEvent{Error: err.Error()})
 	}
 }
 

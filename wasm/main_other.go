@@ -34,19 +34,19 @@ func main() {
 
 	calls := map[uint64]string{}
 	show := func(e engine.Event) {
-		switch e.Type {
-		case engine.TypeOutput:
+		switch e := e.(type) {
+		case engine.OutputEvent:
 			if e.Stream == "stderr" {
 				fmt.Fprint(os.Stderr, e.Text)
 			} else {
 				fmt.Print(e.Text)
 			}
-		case engine.TypeCall:
+		case engine.CallEvent:
 			calls[e.ID] = e.Text
-		case engine.TypeResult:
+		case engine.ResultEvent:
 			fmt.Fprintf(os.Stderr, "  %s = %s\n", calls[e.ID], e.Text)
 			delete(calls, e.ID)
-		case engine.TypeDiagnostic:
+		case engine.DiagnosticEvent:
 			fmt.Fprintf(os.Stderr, "%s:%d:%d: %s: %s\n", os.Args[1], e.Line, e.Column, e.Kind, e.Message)
 		}
 	}

@@ -5,7 +5,7 @@
 // (engine-page.js) — the page sends it Requests and reads one stream of
 // events back, JSON arrays of EngineEvent; an AnswerEvent settles a request.
 // Mirrors wasm/engine/protocol.go (Request, the Method* constants) and
-// wasm/engine/event.go (the Type* constants and their fields):
+// wasm/engine/event.go (one Go type per event, of the same name and fields):
 // TestPageTypesMatch keeps the two in step. The global engine.wasm sets
 // mirrors wasm/main_js.go: change both together.
 

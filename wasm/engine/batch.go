@@ -41,9 +41,8 @@ func (b *Batch) Add(e Event) {
 		b.buf = append(b.buf, ',')
 	}
 	b.buf = e.AppendJSON(b.buf)
-	routine := e.Type == TypeCall || e.Type == TypeResult || e.Type == TypeOutput
 	switch {
-	case !routine || len(b.buf) >= batchBytes:
+	case !Routine(e) || len(b.buf) >= batchBytes:
 		b.flushLocked()
 	case !first:
 		// The timer set by the batch's first event is due. (Reading the
@@ -60,6 +59,16 @@ func (b *Batch) Flush() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.flushLocked()
+}
+
+// Routine reports whether e is one of the events every call and every
+// print make (call, result, output), which may wait for company.
+func Routine(e Event) bool {
+	switch e.(type) {
+	case CallEvent, ResultEvent, OutputEvent:
+		return true
+	}
+	return false
 }
 
 func (b *Batch) flushLocked() {

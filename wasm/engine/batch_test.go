@@ -34,16 +34,16 @@ func (s *batches) get() [][]map[string]any {
 func TestBatchGathersRoutineEventsAndKeepsOrder(t *testing.T) {
 	var s batches
 	b := NewBatch(s.send(t))
-	b.Add(Event{Type: TypeCall, ID: 1, Text: "accept(3)"}) // after a quiet spell: at once
+	b.Add(CallEvent{ID: 1, Text: "accept(3)"}) // after a quiet spell: at once
 	if got := s.get(); len(got) != 1 || got[0][0]["text"] != "accept(3)" {
 		t.Fatalf("first event: got %v; want it sent at once", got)
 	}
-	b.Add(Event{Type: TypeResult, ID: 1, Text: `4 (peer 127.0.0.1:5000)`})
-	b.Add(Event{Type: TypeOutput, Stream: "stdout", Text: "hi\n"})
+	b.Add(ResultEvent{ID: 1, Text: `4 (peer 127.0.0.1:5000)`})
+	b.Add(OutputEvent{Stream: "stdout", Text: "hi\n"})
 	if got := s.get(); len(got) != 1 {
 		t.Fatalf("routine events right after: got %d batches; want them held", len(got))
 	}
-	b.Add(Event{Type: TypeExit}) // not routine: goes at once, after the ones held
+	b.Add(ExitEvent{}) // not routine: goes at once, after the ones held
 	got := s.get()
 	if len(got) != 2 || len(got[1]) != 3 {
 		t.Fatalf("after exit: got %v; want a second batch of result, output, exit", got)
@@ -58,8 +58,8 @@ func TestBatchGathersRoutineEventsAndKeepsOrder(t *testing.T) {
 func TestBatchTimerSendsHeldEvents(t *testing.T) {
 	var s batches
 	b := NewBatch(s.send(t))
-	b.Add(Event{Type: TypeCall, ID: 1, Text: "read(4, 1024)"})
-	b.Add(Event{Type: TypeCall, ID: 2, Text: "read(5, 1024)"}) // held
+	b.Add(CallEvent{ID: 1, Text: "read(4, 1024)"})
+	b.Add(CallEvent{ID: 2, Text: "read(5, 1024)"}) // held
 	deadline := time.Now().Add(5 * time.Second)
 	for len(s.get()) < 2 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -72,11 +72,11 @@ func TestBatchTimerSendsHeldEvents(t *testing.T) {
 func TestBatchSendsWhenFull(t *testing.T) {
 	var s batches
 	b := NewBatch(s.send(t))
-	b.Add(Event{Type: TypeOutput, Stream: "stdout", Text: "start\n"})
+	b.Add(OutputEvent{Stream: "stdout", Text: "start\n"})
 	big := string(make([]byte, 1024))
 	n := 0
 	for len(s.get()) < 2 && n < 2*batchBytes/1024 {
-		b.Add(Event{Type: TypeOutput, Stream: "stdout", Text: big})
+		b.Add(OutputEvent{Stream: "stdout", Text: big})
 		n++
 	}
 	if len(s.get()) < 2 {

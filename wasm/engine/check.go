@@ -22,14 +22,14 @@ var errCheckRunsNothing = errors.New("a check compiles the program and runs noth
 // variable's initializer), and returns its diagnostics: none when it
 // compiles. Run reports the errors of the learner's own source, so does
 // Check, and the editor shows the messages Run would.
-func Check(source string) ([]Event, error) {
+func Check(source string) ([]DiagnosticEvent, error) {
 	refuse := func(context.Context, *wire.Call) (*wire.Result, error) { return nil, errCheckRunsNothing }
 	return check(source, refuse, func(Event) {})
 }
 
 // check is Check with the program's host and events given, for a test to
 // see that nothing reaches them.
-func check(source string, call Host, emit func(Event)) ([]Event, error) {
+func check(source string, call Host, emit func(Event)) ([]DiagnosticEvent, error) {
 	e := New(call, emit)
 	r := &run{e: e, ctx: context.Background(), open: map[int]bool{}, exited: make(chan string, 1)}
 	r.out = &output{emit: e.emit}
@@ -43,9 +43,9 @@ func check(source string, call Host, emit func(Event)) ([]Event, error) {
 		}
 		// Run reports such an error (a construct the interpreter does not
 		// support) only as its exit; the editor needs a place for it.
-		return []Event{{Type: TypeDiagnostic, Kind: KindCompile, Line: 1, Message: err.Error()}}, nil
+		return []DiagnosticEvent{{Kind: KindCompile, Line: 1, Message: err.Error()}}, nil
 	}
-	return []Event{}, nil
+	return []DiagnosticEvent{}, nil
 }
 
 // Format returns source as gofmt formats it. Source that does not parse is

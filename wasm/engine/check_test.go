@@ -23,7 +23,7 @@ func TestCheckSaysWhatRunSays(t *testing.T) {
 		"package main\n\nimport \"syscall\"\n\nfunc main() { syscall.Socket(\"x\") }\n",
 	} {
 		rec, _ := runProgram(t, fakeHost(nil), src)
-		want := rec.find(TypeDiagnostic)
+		want := find[DiagnosticEvent](rec)
 		if len(want) == 0 {
 			t.Fatalf("Run reported no diagnostic for\n%s", src)
 		}
@@ -71,7 +71,7 @@ func main() {
 		calls.Add(1)
 		return &wire.Result{}, nil
 	}
-	done := make(chan []Event, 1)
+	done := make(chan []DiagnosticEvent, 1)
 	go func() {
 		ds, err := check(src, call, func(Event) { events.Add(1) })
 		if err != nil {

@@ -192,7 +192,7 @@ func (r *run) compile(source string) (*interp.Interpreter, *interp.Program, erro
 				Breakpoints: r.opts.Breakpoints,
 				StopAtStart: r.opts.Debug,
 				OnStop:      r.paused,
-				OnResume:    func() { r.out.event(Event{Type: TypeResumed}) },
+				OnResume:    func() { r.out.event(ResumedEvent{}) },
 			})
 			i, err := r.interpreter(s)
 			if err != nil {
@@ -241,7 +241,7 @@ func (r *run) interpreter(s *stepper.Stepper) (*interp.Interpreter, error) {
 
 // paused reports a stop of the program.
 func (r *run) paused(s stepper.Stop) {
-	r.out.event(Event{Type: TypePaused, Goroutine: s.Goroutine, Line: s.Line, Reason: s.Reason, Text: s.Call,
+	r.out.event(PausedEvent{Goroutine: s.Goroutine, Line: s.Line, Reason: s.Reason, Call: s.Call,
 		Variables: s.Variables, Goroutines: s.Goroutines, TraceLength: s.TraceLen})
 }
 
@@ -299,7 +299,7 @@ func (r *run) failed(err error) error {
 		at, reported := r.panicked, r.inPanic
 		r.mu.Unlock()
 		if at != nil && !reported {
-			r.out.event(Event{Type: TypeDiagnostic, Kind: KindPanic, Line: at.line, Column: at.column, Message: fmt.Sprint("panic: ", p.Value)})
+			r.out.event(DiagnosticEvent{Kind: KindPanic, Line: at.line, Column: at.column, Message: fmt.Sprint("panic: ", p.Value)})
 		}
 		return r.finish(fmt.Sprint("panic: ", p.Value))
 	}
@@ -332,7 +332,7 @@ func (r *run) finish(status string) error {
 	if r.stepper != nil {
 		r.stepper.End()
 	}
-	r.out.event(Event{Type: TypeExit, Error: status})
+	r.out.event(ExitEvent{Error: status})
 	r.out.close()
 	for _, fd := range fds {
 		r.closeQuietly(fd)
@@ -361,23 +361,23 @@ func (r *run) syscall(c *wire.Call) (*wire.Result, error) {
 	r.inPanic = false // the program goes on: a later panic is a new one
 	r.mu.Unlock()
 	id := r.e.ids.Add(1)
-	r.out.event(Event{Type: TypeCall, ID: id, Text: wire.FormatCall(c)})
+	r.out.event(CallEvent{ID: id, Text: wire.FormatCall(c)})
 	res, err := r.e.call(r.ctx, c)
 	if !r.track(c, res) {
 		select {}
 	}
 	if err != nil {
-		r.out.event(Event{Type: TypeResult, ID: id, Text: "no answer: " + err.Error(), Failed: true})
+		r.out.event(ResultEvent{ID: id, Text: "no answer: " + err.Error(), Failed: true})
 		return nil, err
 	}
-	r.out.event(Event{Type: TypeResult, ID: id, Text: wire.FormatResult(c, res), Failed: res.Failed()})
+	r.out.event(ResultEvent{ID: id, Text: wire.FormatResult(c, res), Failed: res.Failed()})
 	return res, nil
 }
 
 // track keeps the set of open descriptors. It reports false when the
 // program has ended meanwhile; a descriptor it was just given is closed.
 func (r *run) track(c *wire.Call, res *wire.Result) bool {
-	opened := res != nil && !res.Failed() && (c.Op == wire.OpSocket || c.Op == wire.OpAccept)
+	opened := res != nil && !res.Failed() && (c.Op == wire.OpSocket || c.Op == wire.OpAccept || c.Op == wire.OpEpollCreate)
 	r.mu.Lock()
 	if r.ended {
 		r.mu.Unlock()
@@ -422,7 +422,7 @@ func (r *run) panicking(at place) {
 	}
 	r.mu.Unlock()
 	if first {
-		r.out.event(Event{Type: TypeDiagnostic, Kind: KindPanic, Line: at.line, Column: at.column, Message: "panic in " + at.function})
+		r.out.event(DiagnosticEvent{Kind: KindPanic, Line: at.line, Column: at.column, Message: "panic in " + at.function})
 	}
 }
 
@@ -460,15 +460,15 @@ var missingImport = regexp.MustCompile(`^import ("[^"]*") error: unable to find 
 const maxDiagnostics = 10
 
 // diagnose places a compile error in the source.
-func diagnose(err error) []Event {
+func diagnose(err error) []DiagnosticEvent {
 	var list scanner.ErrorList
 	if errors.As(err, &list) {
-		var ds []Event
+		var ds []DiagnosticEvent
 		for _, e := range list {
 			if len(ds) == maxDiagnostics {
 				break
 			}
-			ds = append(ds, Event{Type: TypeDiagnostic, Kind: KindCompile, Line: e.Pos.Line, Column: e.Pos.Column, Message: e.Msg})
+			ds = append(ds, DiagnosticEvent{Kind: KindCompile, Line: e.Pos.Line, Column: e.Pos.Column, Message: e.Msg})
 		}
 		return ds
 	}
@@ -482,7 +482,7 @@ func diagnose(err error) []Event {
 	if im := missingImport.FindStringSubmatch(msg); im != nil {
 		msg = "package " + im[1] + " is not available here; a program may import " + strings.Join(importable(), ", ")
 	}
-	return []Event{{Type: TypeDiagnostic, Kind: KindCompile, Line: line, Column: col, Message: msg}}
+	return []DiagnosticEvent{{Kind: KindCompile, Line: line, Column: col, Message: msg}}
 }
 
 // importable lists the packages learner code may import.

@@ -41,8 +41,8 @@ func (r *recorder) all() []Event {
 // stdout is everything printed on stdout so far.
 func (r *recorder) stdout() string {
 	var b strings.Builder
-	for _, e := range r.all() {
-		if e.Type == TypeOutput && e.Stream == "stdout" {
+	for _, e := range find[OutputEvent](r) {
+		if e.Stream == "stdout" {
 			b.WriteString(e.Text)
 		}
 	}
@@ -62,10 +62,11 @@ func (r *recorder) waitFor(t *testing.T, what string, ok func() bool) {
 	}
 }
 
-func (r *recorder) find(typ string) []Event {
-	var out []Event
+// find is the events of type T recorded so far.
+func find[T Event](r *recorder) []T {
+	var out []T
 	for _, e := range r.all() {
-		if e.Type == typ {
+		if e, ok := e.(T); ok {
 			out = append(out, e)
 		}
 	}
@@ -107,25 +108,25 @@ func TestPrograms(t *testing.T) {
 		source  string // instead of header+body
 		stdout  string
 		stderr  string
-		diag    *Event // the first diagnostic, if any
+		diag    *DiagnosticEvent // the first diagnostic, if any
 		exit    string
 	}{
 		{name: "prints", body: "func main() {\n\tfmt.Println(\"hello\")\n\tfmt.Fprintln(os.Stderr, \"oops\")\n\tos.Stdout.Write([]byte(\"raw\\n\"))\n}\n",
 			stdout: "hello\nraw\n", stderr: "oops\n"},
 		{name: "undefined", body: "func main() {\n\tx := 1\n\tfmt.Println(y)\n}\n",
-			diag: &Event{Kind: KindCompile, Line: line + 2, Column: 14, Message: "undefined: y"}, exit: "the program did not compile"},
+			diag: &DiagnosticEvent{Kind: KindCompile, Line: line + 2, Column: 14, Message: "undefined: y"}, exit: "the program did not compile"},
 		{name: "parse error", body: "func main() {\n\tfor {\n}\n",
-			diag: &Event{Kind: KindCompile, Line: line + 2, Message: "expected '}', found 'EOF'"}, exit: "the program did not compile"},
+			diag: &DiagnosticEvent{Kind: KindCompile, Line: line + 2, Message: "expected '}', found 'EOF'"}, exit: "the program did not compile"},
 		{name: "forbidden import", source: "package main\n\nimport \"os/exec\"\n\nfunc main() { exec.Command(\"sh\") }\n",
-			diag: &Event{Kind: KindCompile, Line: 3, Column: 8, Message: "package \"os/exec\" is not available here"}, exit: "the program did not compile"},
+			diag: &DiagnosticEvent{Kind: KindCompile, Line: 3, Column: 8, Message: "package \"os/exec\" is not available here"}, exit: "the program did not compile"},
 		{name: "unsafe", source: "package main\n\nimport \"unsafe\"\n\nfunc main() { _ = unsafe.Sizeof(1) }\n",
-			diag: &Event{Kind: KindCompile, Line: 3, Column: 8, Message: "package \"unsafe\" is not available here"}, exit: "the program did not compile"},
+			diag: &DiagnosticEvent{Kind: KindCompile, Line: 3, Column: 8, Message: "package \"unsafe\" is not available here"}, exit: "the program did not compile"},
 		{name: "go's net is not reachable", source: "package main\n\nimport \"net\"\n\nfunc main() { net.Listen(\"tcp\", \":80\") }\n",
-			diag: &Event{Kind: KindCompile, Line: 5, Column: 15, Message: "package net \"net\" has no symbol Listen"}, exit: "the program did not compile"},
+			diag: &DiagnosticEvent{Kind: KindCompile, Line: 5, Column: 15, Message: "package net \"net\" has no symbol Listen"}, exit: "the program did not compile"},
 		{name: "panic", body: "func f() {\n\tpanic(\"boom\")\n}\n\nfunc main() {\n\tfmt.Println(\"before\")\n\tf()\n}\n",
-			stdout: "before\n", diag: &Event{Kind: KindPanic, Line: line + 1, Message: "panic in main.f"}, exit: "panic: boom"},
+			stdout: "before\n", diag: &DiagnosticEvent{Kind: KindPanic, Line: line + 1, Message: "panic in main.f"}, exit: "panic: boom"},
 		{name: "panic at its line", body: "func f(xs []int) int {\n\ta := 1\n\treturn xs[a]\n}\n\nfunc main() {\n\tf(nil)\n}\n",
-			diag: &Event{Kind: KindPanic, Line: line + 2, Message: "panic in main.f"}, exit: "panic: reflect: slice index out of range"},
+			diag: &DiagnosticEvent{Kind: KindPanic, Line: line + 2, Message: "panic in main.f"}, exit: "panic: reflect: slice index out of range"},
 		{name: "exit", body: "func main() {\n\tfmt.Println(\"bye\")\n\tos.Exit(3)\n\tfmt.Println(\"never\")\n}\n",
 			stdout: "bye\n", exit: "exit status 3"},
 		{name: "exit 0", body: "func main() {\n\tos.Exit(0)\n}\n"},
@@ -141,7 +142,7 @@ func TestPrograms(t *testing.T) {
 				src = tt.source
 			}
 			rec, err := runProgram(t, fakeHost(tt.answers), src)
-			exits := rec.find(TypeExit)
+			exits := find[ExitEvent](rec)
 			if len(exits) != 1 {
 				t.Fatalf("got %d exit events; want 1: %v", len(exits), rec.all())
 			}
@@ -155,7 +156,7 @@ func TestPrograms(t *testing.T) {
 				t.Errorf("stdout: got %q; want %q", got, tt.stdout)
 			}
 			var stderr strings.Builder
-			for _, e := range rec.find(TypeOutput) {
+			for _, e := range find[OutputEvent](rec) {
 				if e.Stream == "stderr" {
 					stderr.WriteString(e.Text)
 				}
@@ -163,7 +164,7 @@ func TestPrograms(t *testing.T) {
 			if stderr.String() != tt.stderr {
 				t.Errorf("stderr: got %q; want %q", stderr.String(), tt.stderr)
 			}
-			diags := rec.find(TypeDiagnostic)
+			diags := find[DiagnosticEvent](rec)
 			if tt.diag == nil {
 				if len(diags) > 0 {
 					t.Errorf("unexpected diagnostics %v", diags)
@@ -245,7 +246,7 @@ func TestUnreachableBridge(t *testing.T) {
 	if got := rec.stdout(); got != "the bridge is unreachable: connection lost\n" {
 		t.Errorf("got %q", got)
 	}
-	if res := rec.find(TypeResult); len(res) != 1 || !res[0].Failed {
+	if res := find[ResultEvent](rec); len(res) != 1 || !res[0].Failed {
 		t.Errorf("result events %v", res)
 	}
 }
@@ -308,7 +309,7 @@ func TestOutputIsBatched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.find(TypeOutput)); n > 50 {
+	if n := len(find[OutputEvent](rec)); n > 50 {
 		t.Errorf("1000 lines came in %d output events", n)
 	}
 	if !strings.HasSuffix(rec.stdout(), "998\n999\n") {

@@ -69,7 +69,7 @@ func start(t *testing.T, src, want string) *recorder {
 	t.Helper()
 	_, rec := debugRun(t, src, Options{})
 	rec.waitFor(t, fmt.Sprintf("%q on stdout", want), func() bool {
-		if len(rec.find(TypeExit)) > 0 {
+		if len(find[ExitEvent](rec)) > 0 {
 			t.Fatalf("program ended early: %v", rec.all())
 		}
 		return strings.Contains(rec.stdout(), want)
@@ -110,7 +110,7 @@ func TestEchoExampleServesARealClient(t *testing.T) {
 	})
 
 	var calls []string
-	for _, e := range rec.find(TypeCall) {
+	for _, e := range find[CallEvent](rec) {
 		calls = append(calls, e.Text)
 	}
 	trace := strings.Join(calls, "\n")
@@ -119,7 +119,7 @@ func TestEchoExampleServesARealClient(t *testing.T) {
 			t.Errorf("trace lacks %s:\n%s", want, trace)
 		}
 	}
-	if got, want := len(rec.find(TypeResult)), len(calls)-1; got < want {
+	if got, want := len(find[ResultEvent](rec)), len(calls)-1; got < want {
 		t.Errorf("%d results for %d calls (one accept may wait)", got, len(calls))
 	}
 }

@@ -87,7 +87,7 @@ func (o *output) flushLocked(all bool) {
 	if n == 0 {
 		return
 	}
-	o.emit(Event{Type: TypeOutput, Stream: o.stream, Text: string(o.buf[:n])})
+	o.emit(OutputEvent{Stream: o.stream, Text: string(o.buf[:n])})
 	o.last = time.Now()
 	o.buf = append(o.buf[:0], o.buf[n:]...)
 	if len(o.buf) > 0 {

@@ -5,6 +5,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"reflect"
 	"regexp"
@@ -12,9 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/sockstep/sockstep/native/wire"
-	"github.com/sockstep/sockstep/wasm/stepper"
 )
 
 // pageTypes is the page's mirror of the protocol.
@@ -93,14 +91,69 @@ func constants(t *testing.T, file, prefix string) []string {
 	return out
 }
 
-// TestPageTypesMatch holds site/src/engine.d.ts to the Go side: every event
-// type the engine sends is declared with exactly the fields it encodes, and
+// events is one of each event type. TestPageTypesMatch fills in their
+// fields, and finds any type event.go declares that is missing here.
+var events = []Event{OutputEvent{}, CallEvent{}, ResultEvent{}, DiagnosticEvent{}, ExitEvent{}, DisconnectedEvent{},
+	SocketsEvent{}, ClientDataEvent{}, ClientEOFEvent{}, ClientClosedEvent{}, PausedEvent{}, ResumedEvent{},
+	SessionEvent{}, AnswerEvent{}, ProcessEvent{}, SkippedEvent{}}
+
+// eventTypes are the names of the *Event struct types in file.
+func eventTypes(t *testing.T, file string) []string {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), file, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	ast.Inspect(f, func(n ast.Node) bool {
+		if ts, ok := n.(*ast.TypeSpec); ok && strings.HasSuffix(ts.Name.Name, "Event") && ts.Name.IsExported() {
+			if _, ok := ts.Type.(*ast.StructType); ok {
+				out = append(out, ts.Name.Name)
+			}
+		}
+		return true
+	})
+	slices.Sort(out)
+	return out
+}
+
+// filled is a value of event type typ with every field set, so that none is
+// left out of its JSON.
+func filled(typ reflect.Type) Event {
+	v := reflect.New(typ).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch {
+		case f.Kind() == reflect.String:
+			f.SetString("x")
+		case f.CanInt():
+			f.SetInt(1)
+		case f.CanUint():
+			f.SetUint(1)
+		case f.Kind() == reflect.Bool:
+			f.SetBool(true)
+		case f.Kind() == reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 0, 0))
+		case f.Kind() == reflect.Interface:
+			f.Set(reflect.ValueOf(1))
+		}
+	}
+	return v.Interface().(Event)
+}
+
+// TestPageTypesMatch holds site/src/engine.d.ts to the Go side: each event
+// type is declared in EngineEvent as the interface of the Go type's name,
+// with its type literal and exactly the fields it encodes (its json tags);
 // every request method and field the engine reads is declared.
 func TestPageTypesMatch(t *testing.T) {
 	src := dts(t)
 
-	// Events: the union's members, by their type literal.
-	declared := map[string][]string{}
+	// Events: the union's members, by name.
+	type declaration struct {
+		literal string
+		fields  []string
+	}
+	declared := map[string]declaration{}
 	for _, name := range regexp.MustCompile(`\w+`).FindAllString(block(t, src, "type", "EngineEvent"), -1) {
 		body := block(t, src, "interface", name)
 		m := regexp.MustCompile(`type: "([a-z-]+)"`).FindStringSubmatch(body)
@@ -108,33 +161,50 @@ func TestPageTypesMatch(t *testing.T) {
 			t.Errorf("%s: no type literal", name)
 			continue
 		}
-		declared[m[1]] = fields(body)
+		declared[name] = declaration{m[1], fields(body)}
 	}
-	full := Event{Stream: "stdout", Text: "x", ID: 1, Failed: true, Kind: KindCompile, Line: 1, Column: 1, Message: "x", Error: "x",
-		Sockets: []wire.SocketInfo{}, Client: 1, Data: []byte("x"), Goroutine: 1, Reason: "step",
-		Variables: []stepper.Var{}, Goroutines: []stepper.Goroutine{}, TraceLength: 1, Session: "x", Value: 1, Pid: 1, Calls: 1, Bytes: 1}
-	types := constants(t, "event.go", "Type")
-	for _, typ := range types {
-		e := full
-		e.Type = typ
+	var listed []string
+	for _, e := range events {
+		listed = append(listed, reflect.TypeOf(e).Name())
+	}
+	slices.Sort(listed)
+	if inGo := eventTypes(t, "event.go"); !reflect.DeepEqual(listed, inGo) {
+		t.Errorf("event.go declares the event types %v; this test's events are %v", inGo, listed)
+	}
+	for _, e := range events {
+		typ := reflect.TypeOf(e)
+		name := typ.Name()
+		e = filled(typ)
 		var encoded map[string]any
 		if err := json.Unmarshal(e.AppendJSON(nil), &encoded); err != nil {
-			t.Fatalf("%s: %v", typ, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		var keys []string
-		for k := range encoded {
-			keys = append(keys, k)
+		keys := slices.Sorted(maps.Keys(encoded))
+		tags := []string{"type"}
+		for i := range typ.NumField() {
+			tag, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			tags = append(tags, tag)
 		}
-		slices.Sort(keys)
-		if got, ok := declared[typ]; !ok {
-			t.Errorf("event %q is not declared in %s's EngineEvent", typ, pageTypes)
-		} else if !reflect.DeepEqual(got, keys) {
-			t.Errorf("event %q: %s declares %v; the engine encodes %v", typ, pageTypes, got, keys)
+		slices.Sort(tags)
+		if !reflect.DeepEqual(keys, tags) {
+			t.Errorf("%s encodes %v; its json tags say %v", name, keys, tags)
+		}
+		if encoded["type"] != e.Type() {
+			t.Errorf("%s encodes type %v; its Type is %q", name, encoded["type"], e.Type())
+		}
+		d, ok := declared[name]
+		switch {
+		case !ok:
+			t.Errorf("%s is not declared in %s's EngineEvent", name, pageTypes)
+		case d.literal != e.Type():
+			t.Errorf("%s: %s declares type %q; the engine sends %q", name, pageTypes, d.literal, e.Type())
+		case !reflect.DeepEqual(d.fields, keys):
+			t.Errorf("%s: %s declares %v; the engine encodes %v", name, pageTypes, d.fields, keys)
 		}
 	}
-	for typ := range declared {
-		if !slices.Contains(types, typ) {
-			t.Errorf("%s declares event %q, which the engine never sends", pageTypes, typ)
+	for name := range declared {
+		if !slices.Contains(listed, name) {
+			t.Errorf("%s declares %s, which the engine has no type for", pageTypes, name)
 		}
 	}
 

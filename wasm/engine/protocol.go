@@ -12,7 +12,7 @@ import (
 // The page⇄engine protocol. Whichever engine runs the learner's program —
 // a runner process behind the bridge (the default) or engine.wasm in the
 // page's worker — the page sends it Requests and reads one stream of events
-// back, JSON arrays of Event. An answer is an event too (TypeAnswer), so it
+// back, JSON arrays of Event. An answer is an event too (AnswerEvent), so it
 // reaches the page after the events its request caused. Mirrored by
 // site/src/engine.d.ts (Request, AnswerEvent); TestPageTypesMatch keeps
 // the two in step.
@@ -134,8 +134,8 @@ func (r *Request) Validate() error {
 
 // Answer is the event that settles request id: value on success, or the
 // error in words.
-func Answer(id uint64, value any, err error) Event {
-	e := Event{Type: TypeAnswer, ID: id, Value: value}
+func Answer(id uint64, value any, err error) AnswerEvent {
+	e := AnswerEvent{ID: id, Value: value}
 	if err != nil {
 		e.Value, e.Error = nil, err.Error()
 		if e.Error == "" {

@@ -50,18 +50,18 @@ func debugRun(t *testing.T, src string, opts Options) (*Engine, *recorder) {
 }
 
 // nthPause waits for the n-th paused event (1-based).
-func nthPause(t *testing.T, rec *recorder, n int) Event {
+func nthPause(t *testing.T, rec *recorder, n int) PausedEvent {
 	t.Helper()
 	rec.waitFor(t, "pause "+strconv.Itoa(n), func() bool {
-		if len(rec.find(TypeExit)) > 0 {
+		if len(find[ExitEvent](rec)) > 0 {
 			t.Fatalf("program ended: %v", rec.all())
 		}
-		return len(rec.find(TypePaused)) >= n
+		return len(find[PausedEvent](rec)) >= n
 	})
-	return rec.find(TypePaused)[n-1]
+	return find[PausedEvent](rec)[n-1]
 }
 
-func variable(e Event, name string) string {
+func variable(e PausedEvent, name string) string {
 	for _, v := range e.Variables {
 		if v.Name == name {
 			return v.Value
@@ -88,11 +88,11 @@ func TestSteppingOverABlockingAcceptCompletesWhenAClientConnects(t *testing.T) {
 	}
 	// The step waits in accept on the host: no client, no stop.
 	rec.waitFor(t, "accept(3) sent", func() bool {
-		calls := rec.find(TypeCall)
+		calls := find[CallEvent](rec)
 		return len(calls) > 0 && calls[len(calls)-1].Text == "accept(3)"
 	})
-	if n := len(rec.find(TypePaused)); n != 1 {
-		t.Fatalf("stopped again before a client connected: %+v", rec.find(TypePaused))
+	if n := len(find[PausedEvent](rec)); n != 1 {
+		t.Fatalf("stopped again before a client connected: %+v", find[PausedEvent](rec))
 	}
 	if err := e.Pause(); err != nil { // main is blocked in accept: the pause waits for it
 		t.Fatal(err)
@@ -116,8 +116,8 @@ func TestSteppingOverABlockingAcceptCompletesWhenAClientConnects(t *testing.T) {
 			t.Errorf("conn is not marked changed")
 		}
 	}
-	if p.TraceLength != len(rec.find(TypeCall)) {
-		t.Errorf("trace length %d; %d calls were sent", p.TraceLength, len(rec.find(TypeCall)))
+	if p.TraceLength != len(find[CallEvent](rec)) {
+		t.Errorf("trace length %d; %d calls were sent", p.TraceLength, len(find[CallEvent](rec)))
 	}
 
 	e.SetBreakpoints(nil)
@@ -141,10 +141,10 @@ func TestNextCallStopsBeforeTheCallIsSent(t *testing.T) {
 			t.Fatal(err)
 		}
 		p = nthPause(t, rec, i+2)
-		if p.Reason != stepper.ReasonCall || p.Text != "about to call "+want {
-			t.Fatalf("stop %d: %s %q; want about to call %s", i, p.Reason, p.Text, want)
+		if p.Reason != stepper.ReasonCall || p.Call != "about to call "+want {
+			t.Fatalf("stop %d: %s %q; want about to call %s", i, p.Reason, p.Call, want)
 		}
-		if n := len(rec.find(TypeCall)); n != i {
+		if n := len(find[CallEvent](rec)); n != i {
 			t.Errorf("%d calls sent before stop %d; want %d", n, i, i)
 		}
 		if p.Line == 0 {
@@ -177,7 +177,7 @@ func TestGoroutineBlockedInReadIsShown(t *testing.T) {
 	// Both serve goroutines wait in read; wait until the trace shows them.
 	rec.waitFor(t, "two reads", func() bool {
 		n := 0
-		for _, c := range rec.find(TypeCall) {
+		for _, c := range find[CallEvent](rec) {
 			if strings.HasPrefix(c.Text, "read(") {
 				n++
 			}
