@@ -21,8 +21,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("sockstep check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "", "`host:port` of the server to check (default: 127.0.0.1 and the lesson's port)")
+	seed := fs.Uint64("seed", 0, "the check's random `seed` — words, sizes, where writes are cut —, to replay a failure (default: a new one each run)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: sockstep check LESSON [--addr host:port]\n\nChecks a server you run yourself (go run main.go) with the lesson's checker.\nLESSON is a number (2) or a lesson's id (02-binding). Lessons:")
+		fmt.Fprintln(stderr, "usage: sockstep check LESSON [--addr host:port] [--seed N]\n\nChecks a server you run yourself (go run main.go) with the lesson's checker.\nLESSON is a number (2) or a lesson's id (02-binding). Lessons:")
 		if all, err := lessons.All(); err == nil {
 			for _, l := range all {
 				fmt.Fprintf(stderr, "  %-14s %s (port %d)\n", l.ID, l.Title, l.Port)
@@ -58,7 +59,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		target = l.Addr()
 	}
 	fmt.Fprintf(stdout, "Checking lesson %d, %s, against %s\n\n", l.Number, l.Title, target)
-	steps, passed := l.Check(ctx, lessons.Target{Addr: target})
+	steps, passed := l.Check(ctx, lessons.Target{Addr: target, Seed: *seed})
 	var all int
 	var skipped []string
 	for s := range steps {

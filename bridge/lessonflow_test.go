@@ -27,6 +27,11 @@ var starterSays = map[string]string{
 	"10-service":    "(the services database says",
 	"11-concurrent": "goroutine of its own",
 	"12-http":       `expected status 404 Not Found, got "200 OK"`,
+	"13-eventloop":  "the server seems stuck on one client",
+	"14-framing":    "Read exactly 4 bytes, then exactly the length they say",
+	"15-shutdown":   "signal.Notify",
+	"16-address":    "Listen on the IPv6 loopback too",
+	"17-datagrams":  "your program read the datagram",
 }
 
 // flowParallel bounds how many lessons' flows run at once: each runs its

@@ -3,12 +3,15 @@ package bridge
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/sockstep/sockstep/lessons"
+	"github.com/sockstep/sockstep/runner"
 )
 
 // checkTimeout bounds one lesson check: every checker's waits are bounded,
@@ -130,7 +133,7 @@ func (b *bridge) check(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	flusher, _ := w.(http.Flusher)
 	enc := json.NewEncoder(w)
-	steps, passed := l.Check(ctx, lessons.Target{Addr: l.Addr(), Trace: s.trace})
+	steps, passed := l.Check(ctx, lessons.Target{Addr: l.Addr(), Trace: s.trace, Process: s.process()})
 	for step := range steps {
 		enc.Encode(step)
 		if flusher != nil {
@@ -139,4 +142,43 @@ func (b *bridge) check(w http.ResponseWriter, r *http.Request) {
 	}
 	enc.Encode(checkDone{Done: true, Passed: passed()})
 	b.log.Printf("check of %s for the session from %s: passed %v", l.ID, s.peer, passed())
+}
+
+// process is the page's program as a check may signal it (lesson 15 asks
+// it to shut down): the runner that runs it. The page's own engine gives
+// its program no process — its sockets are the bridge's —, so there is
+// none to signal.
+func (s *session) process() lessons.Process {
+	if !s.engineMode {
+		return nil
+	}
+	s.procMu.Lock()
+	p := s.lastProc
+	s.procMu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return runProcess{p}
+}
+
+// runProcess is a runner as a check's lessons.Process.
+type runProcess struct{ p *runner.Process }
+
+func (r runProcess) Signal(sig syscall.Signal) error {
+	select {
+	case <-r.p.Done():
+		return errors.New("the program has ended")
+	default:
+	}
+	r.p.Signal(sig)
+	return nil
+}
+
+func (r runProcess) Ended() (status string, ended bool) {
+	select {
+	case <-r.p.Done():
+		return r.p.Status(), true
+	default:
+		return "", false
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -50,8 +51,8 @@ func TestLessonsAPI(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &list); err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 12 {
-		t.Fatalf("got %d lessons; want 12", len(list))
+	if len(list) != 17 {
+		t.Fatalf("got %d lessons; want 17", len(list))
 	}
 	l2 := list[1]
 	if l2["id"] != "02-binding" || l2["number"] != 2.0 || l2["title"] != "Binding" || l2["port"] != 9002.0 ||
@@ -262,4 +263,79 @@ func TestCheckCommand(t *testing.T) {
 			t.Errorf("%q: exit %d; want 2", args, code)
 		}
 	}
+}
+
+// TestCheckCommandSeedAndSignal: `--seed` replays a check's random choices
+// (lesson 14's cuts: the same failure, word for word), and lesson 15's
+// check finds the natively run program's process by its listening socket,
+// signals it, and sees it end.
+func TestCheckCommandSeedAndSignal(t *testing.T) {
+	dir := t.TempDir()
+	start := func(t *testing.T, l lessons.Lesson, src string) (port string, ended <-chan struct{}, exit func() error) {
+		t.Helper()
+		port = strconv.Itoa(testnet.FreePort(t))
+		file := filepath.Join(dir, l.ID+".go")
+		os.WriteFile(file, []byte(strings.ReplaceAll(src, strconv.Itoa(l.Port), port)), 0o644)
+		bin := filepath.Join(dir, l.ID)
+		build := exec.Command("go", "build", "-o", bin, file)
+		build.Dir = dir
+		if out, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, out)
+		}
+		server := exec.Command(bin)
+		if err := server.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		var err error
+		go func() { err = server.Wait(); close(done) }()
+		t.Cleanup(func() {
+			server.Process.Kill()
+			<-done
+		})
+		return port, done, func() error { <-done; return err }
+	}
+	check := func(t *testing.T, args ...string) (int, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		var out, errOut bytes.Buffer
+		code := Main(ctx, append([]string{"check"}, args...), &out, &errOut)
+		return code, out.String() + errOut.String()
+	}
+
+	t.Run("seed", func(t *testing.T) {
+		l, _ := lessons.ByID("14-framing")
+		port, _, _ := start(t, l, l.Starter)
+		code1, out1 := check(t, "14", "--addr", "127.0.0.1:"+port, "--seed", "7")
+		code2, out2 := check(t, "14", "--addr", "127.0.0.1:"+port, "--seed", "7")
+		// The steps name the messages and the writes they were cut into;
+		// what the wrong server answered depends on how its reads fell.
+		steps := func(out string) (lines []string) {
+			for _, line := range strings.Split(out, "\n") {
+				if strings.HasPrefix(line, "ok  ") || strings.HasPrefix(line, "FAIL  ") {
+					lines = append(lines, line)
+				}
+			}
+			return lines
+		}
+		if code1 != 1 || code2 != 1 || !slices.Equal(steps(out1), steps(out2)) || len(steps(out1)) < 3 || !strings.Contains(out1, "--seed 7") {
+			t.Errorf("the same seed twice: exit %d and %d; outputs\n%s\nand\n%s", code1, code2, out1, out2)
+		}
+	})
+	t.Run("signal", func(t *testing.T) {
+		l, _ := lessons.ByID("15-shutdown")
+		port, ended, exit := start(t, l, l.Solution)
+		code, out := check(t, "15", "--addr", "127.0.0.1:"+port)
+		if code != 0 || !strings.Contains(out, "PASS — 1 of ") || !strings.Contains(out, "ok    once its last client has left, the program ends") {
+			t.Errorf("exit %d:\n%s", code, out)
+		}
+		select {
+		case <-ended:
+			if err := exit(); err != nil {
+				t.Errorf("the program ended with %v; want exit status 0", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Error("the program was still running after the check")
+		}
+	})
 }

@@ -35,6 +35,7 @@ func TestFlow(t *testing.T) {
 		for _, l := range all(t) {
 			t.Run(mode+"/"+l.ID, func(t *testing.T) {
 				t.Parallel()
+				needsIPv6(t, l)
 				port := freePort(t)
 				for i, run := range []struct {
 					name, src string
@@ -55,7 +56,7 @@ func TestFlow(t *testing.T) {
 						waitEnded(t, p) // the page checks a program that ended by itself by its trace
 					}
 					passed, steps := check(t, l, p.target)
-					if l.ID == "08-ending" && run.pass {
+					if (l.ID == "08-ending" || l.ID == "15-shutdown") && run.pass {
 						select { // it was asked to shut down
 						case <-p.ended:
 						case <-time.After(10 * time.Second):
@@ -108,7 +109,7 @@ func nativeRun(t *testing.T, l lessons.Lesson, what string, wantPass, passed boo
 			t.Errorf("%s: step %q: skipped %v with message %q", what, s.Name, s.Skipped, s.Message)
 		}
 	}
-	if l.ID == "08-ending" && wantPass && !strings.HasSuffix(p.output(), "[exit status 0]") {
+	if (l.ID == "08-ending" || l.ID == "15-shutdown") && wantPass && !strings.HasSuffix(p.output(), "[exit status 0]") {
 		t.Errorf("%s: after shutdown the program should end cleanly:\n%s", what, p.output())
 	}
 }
@@ -178,6 +179,7 @@ func TestWrongProgramsFail(t *testing.T) {
 		for _, mode := range []string{"interpreted", "native"} {
 			t.Run(folder+"/"+name+"/"+mode, func(t *testing.T) {
 				t.Parallel()
+				needsIPv6(t, l)
 				if folder == "10-service" && name == "table" && len(dbServices(t)) < 100 {
 					t.Skip("this host's services database is too small to tell a table from it")
 				}

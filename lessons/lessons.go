@@ -1,5 +1,7 @@
-// Package lessons is the guided course: twelve lessons from a first socket
-// to a small HTTP server. Each lesson is one folder, lessons/NN-slug/:
+// Package lessons is the guided course: seventeen lessons from a first
+// socket to a small HTTP server, then what real servers need (an event
+// loop, framing, a graceful end, addresses, UDP). Each lesson is one
+// folder, lessons/NN-slug/:
 //
 //	lesson.md         the text (its first "# " heading is the title)
 //	starter/main.go   where the learner starts; it builds and runs, and fails the check
@@ -36,6 +38,11 @@ import (
 	service "github.com/sockstep/sockstep/lessons/10-service"
 	concurrent "github.com/sockstep/sockstep/lessons/11-concurrent"
 	http "github.com/sockstep/sockstep/lessons/12-http"
+	eventloop "github.com/sockstep/sockstep/lessons/13-eventloop"
+	framing "github.com/sockstep/sockstep/lessons/14-framing"
+	shutdown "github.com/sockstep/sockstep/lessons/15-shutdown"
+	address "github.com/sockstep/sockstep/lessons/16-address"
+	datagrams "github.com/sockstep/sockstep/lessons/17-datagrams"
 	"github.com/sockstep/sockstep/lessons/kit"
 )
 
@@ -69,6 +76,16 @@ func checker(id string) func(*kit.C) {
 		return concurrent.Check
 	case "12-http":
 		return http.Check
+	case "13-eventloop":
+		return eventloop.Check
+	case "14-framing":
+		return framing.Check
+	case "15-shutdown":
+		return shutdown.Check
+	case "16-address":
+		return address.Check
+	case "17-datagrams":
+		return datagrams.Check
 	}
 	return nil
 }
@@ -94,6 +111,10 @@ type Step = kit.Step
 // Target is what a check tests: an address, and the session's trace when
 // the program runs in the playground.
 type Target = kit.Target
+
+// Process is the program's process, which a check may signal: its runner
+// in the playground.
+type Process = kit.Process
 
 // All returns the lessons in order. It fails only if the embedded content
 // is malformed, which the package's tests rule out.

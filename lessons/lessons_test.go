@@ -32,13 +32,13 @@ func all(t *testing.T) []lessons.Lesson {
 }
 
 // TestEveryFolderIsComplete: text with a title, starter, solution and a
-// registered checker (All fails without one), twelve lessons numbered in
+// registered checker (All fails without one), seventeen lessons numbered in
 // order, and markdown whose structure renders: fences closed, headings in
 // order, a section saying what the check checks.
 func TestEveryFolderIsComplete(t *testing.T) {
 	ls := all(t)
-	if len(ls) != 12 {
-		t.Fatalf("got %d lessons; want 12", len(ls))
+	if len(ls) != 17 {
+		t.Fatalf("got %d lessons; want 17", len(ls))
 	}
 	dirs, err := os.ReadDir(".")
 	if err != nil {
@@ -156,6 +156,9 @@ type program struct {
 // own. The program is ended when the test ends, if not before.
 func startInterpreted(t *testing.T, l lessons.Lesson, src string, port int) *program {
 	t.Helper()
+	if inRunner[l.ID] {
+		return startRunner(t, l, src, port)
+	}
 	s := native.NewSession(native.DefaultPolicy())
 	var mu sync.Mutex
 	var out bytes.Buffer
@@ -329,4 +332,9 @@ var starterMisses = map[string]string{
 	"10-service":    "(the services database says",
 	"11-concurrent": "goroutine of its own",
 	"12-http":       "expected status 404 Not Found, got \"200 OK\"",
+	"13-eventloop":  "the server seems stuck on one client",
+	"14-framing":    "Read exactly 4 bytes, then exactly the length they say",
+	"15-shutdown":   "signal.Notify",
+	"16-address":    "Listen on the IPv6 loopback too",
+	"17-datagrams":  "your program read the datagram",
 }

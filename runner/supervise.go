@@ -226,6 +226,11 @@ func (p *Process) Stop() {
 	}()
 }
 
+// Signal sends the program sig, as a terminal's Ctrl-C (SIGINT) or a
+// service manager (SIGTERM) would: a lesson's check asks a server to shut
+// down gracefully with it. Unlike Stop, it never follows with SIGKILL.
+func (p *Process) Signal(sig syscall.Signal) { p.signal(sig) }
+
 // Kill ends the program at once: its page went away, or the bridge stops.
 func (p *Process) Kill() { p.signal(syscall.SIGKILL) }
 

@@ -2,7 +2,7 @@
 // report one by one, real TCP clients that retry while the server starts and
 // say what they waited for, questions about the session's call trace, and
 // the kernel's own view of the port under test (sockets.go), which needs no
-// trace.
+// trace, and the program's process, to signal (process.go).
 //
 // A check must leave nothing behind that changes the next run: its clients
 // reset a connection the server closed first, rather than leave the
@@ -48,6 +48,12 @@ type Target struct {
 	// Trace returns the session's calls so far, oldest first; nil when the
 	// program runs natively and there is no trace.
 	Trace func() []native.TraceEntry
+	// Process is the program's process where the check can reach it (its
+	// runner in the playground); nil natively, where Signal looks for it.
+	Process Process
+	// Seed fixes the check's random choices — words, sizes, where writes
+	// are cut —, so that a failure can be replayed; 0 draws a new seed.
+	Seed uint64
 }
 
 // NoTrace is the message of a trace step outside the playground.
@@ -69,12 +75,20 @@ type C struct {
 	failed  bool
 	checked int // steps that ran (not skipped)
 	rand    *rand.Rand
+	seed    uint64
+	// signalled is the native process Signal signalled, which WaitEnded
+	// watches.
+	signalled int
 }
 
 // Run runs check against target and sends each step to steps as it
 // finishes; it reports whether every step passed. It does not close steps.
 func Run(ctx context.Context, target Target, check func(*C), steps chan<- Step) bool {
-	c := &C{ctx: ctx, target: target, steps: steps, rand: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+	seed := target.Seed
+	for seed == 0 {
+		seed = rand.Uint64()
+	}
+	c := &C{ctx: ctx, target: target, steps: steps, seed: seed, rand: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
 	func() {
 		defer func() {
 			if v := recover(); v != nil && v != errStop {
@@ -136,6 +150,15 @@ func (c *C) PortNumber() int { p, _ := strconv.Atoi(c.Port()); return p }
 // answer cannot be written into the program.
 func (c *C) Rand() *rand.Rand { return c.rand }
 
+// Seed is the seed of Rand: the same seed (Target.Seed, or `sockstep check
+// --seed`) makes the same choices again.
+func (c *C) Seed() uint64 { return c.seed }
+
+// Skip reports a step that cannot be checked here, with why.
+func (c *C) Skip(name, why string) {
+	c.report(Step{Name: name, OK: true, Skipped: true, Message: why})
+}
+
 // Word is a random lower-case word of 5 to 8 letters.
 func (c *C) Word() string {
 	const letters = "abcdefghijklmnopqrstuvwxyz"
@@ -182,16 +205,23 @@ func (c *C) TraceStep(name string, f func(Trace) error) {
 		// little while before failing. A program the page has just started
 		// (lessons 1 and 2 have no server to wait for) may not have made
 		// its first call yet: while the trace is empty, wait as long as for
-		// a server to start.
+		// a server to start. The little while counts from the newest call,
+		// not from the check's start: a slow engine (the page's, in a slow
+		// browser) may make its first call seconds after the check began,
+		// and its next a moment later.
 		start := time.Now()
+		seen, changed := 0, start
 		for {
 			t := Trace(c.target.Trace())
 			err := f(t)
-			wait := traceWait
-			if len(t) == 0 {
-				wait = StartWait
+			if len(t) != seen {
+				seen, changed = len(t), time.Now()
 			}
-			if err == nil || time.Since(start) > wait || c.ctx.Err() != nil {
+			waited := time.Since(changed) > traceWait
+			if len(t) == 0 {
+				waited = time.Since(start) > StartWait
+			}
+			if err == nil || waited || time.Since(start) > StartWait+traceWait || c.ctx.Err() != nil {
 				return err
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -199,7 +229,8 @@ func (c *C) TraceStep(name string, f func(Trace) error) {
 	})
 }
 
-// traceWait bounds how long a trace step waits for the calls it looks for.
+// traceWait bounds how long a trace step waits for the calls it looks for
+// after the program's newest call.
 const traceWait = time.Second
 
 // Trace is the session's trace now, or nil outside the playground.
@@ -212,14 +243,18 @@ func (c *C) Trace() Trace {
 
 // Dial connects to the server, retrying while nothing listens yet (the
 // program may still be starting), for at most StartWait.
-func (c *C) Dial() (net.Conn, error) {
+func (c *C) Dial() (net.Conn, error) { return c.dial(c.target.Addr) }
+
+// dial connects to addr, retrying while nothing listens yet, for at most
+// StartWait.
+func (c *C) dial(addr string) (net.Conn, error) {
 	deadline := time.Now().Add(StartWait)
 	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
 	var d net.Dialer
 	refused := false
 	for {
-		conn, err := d.DialContext(ctx, "tcp", c.target.Addr)
+		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			c.deadlineOnCancel(conn)
 			return conn, nil
@@ -231,13 +266,15 @@ func (c *C) Dial() (net.Conn, error) {
 		expired := ctx.Err() != nil || !time.Now().Before(deadline)
 		switch {
 		case c.ctx.Err() != nil:
-			return nil, fmt.Errorf("connect to %s: the check was cancelled", c.target.Addr)
-		case expired && refused:
+			return nil, fmt.Errorf("connect to %s: the check was cancelled", addr)
+		case expired && refused && addr == c.target.Addr:
 			return nil, c.NotListening()
+		case expired && refused:
+			return nil, fmt.Errorf("nothing listens on %s: connections were refused for %s", addr, StartWait)
 		case expired:
-			return nil, fmt.Errorf("waited %s to connect to %s: the kernel did not complete the connection (is the listen queue full?)", StartWait, c.target.Addr)
+			return nil, fmt.Errorf("waited %s to connect to %s: the kernel did not complete the connection (is the listen queue full?)", StartWait, addr)
 		case !retry:
-			return nil, fmt.Errorf("connect to %s: %w", c.target.Addr, err)
+			return nil, fmt.Errorf("connect to %s: %w", addr, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -354,6 +391,16 @@ func Abort(conn net.Conn) error {
 // Client connects (see Dial) and names the client for messages.
 func (c *C) Client(name string) (*Conn, error) {
 	conn, err := c.Dial()
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{Conn: conn, r: bufio.NewReader(conn), name: name}, nil
+}
+
+// ClientTo connects to addr rather than the address under test (see
+// Dial): the same server on another of its addresses.
+func (c *C) ClientTo(addr, name string) (*Conn, error) {
+	conn, err := c.dial(addr)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -161,3 +162,76 @@ func TestWhyNotListening(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// TestListeningReportsV6Only: the kernel reports an IPv6 listener's
+// IPV6_V6ONLY, and sets it by itself on a bind to one IPv6 address.
+func TestListeningReportsV6Only(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's view is read on Linux only")
+	}
+	for _, tc := range []struct {
+		addr   [16]byte
+		set    int // IPV6_V6ONLY before bind; -1: left alone
+		v6only bool
+	}{
+		{[16]byte{15: 1}, -1, true}, // ::1: the kernel makes it IPv6-only
+		{[16]byte{}, 0, false},      // ::, dual-stack
+		{[16]byte{}, 1, true},
+	} {
+		fd, err := syscall.Socket(syscall.AF_INET6, syscall.SOCK_STREAM, 0)
+		if err != nil {
+			t.Skip("no IPv6 here:", err)
+		}
+		defer syscall.Close(fd)
+		if tc.set >= 0 {
+			if err := syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, tc.set); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := syscall.Bind(fd, &syscall.SockaddrInet6{Addr: tc.addr}); err != nil {
+			t.Skip("no IPv6 loopback here:", err)
+		}
+		if err := syscall.Listen(fd, 1); err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := syscall.Getsockname(fd)
+		port := sa.(*syscall.SockaddrInet6).Port
+		all, err := PortSockets(port)
+		if err != nil || len(all) != 1 {
+			t.Fatalf("PortSockets(%d): %+v, %v", port, all, err)
+		}
+		if s := all[0]; !s.V6OnlyKnown || s.V6Only != tc.v6only {
+			t.Errorf("%s, IPV6_V6ONLY set to %d: got %+v; want V6Only %v", s.Local, tc.set, s, tc.v6only)
+		}
+	}
+}
+
+// TestSignalNeverSignalsItsOwnProcess: the kernel's table names this test
+// process as the listener's owner, as it names the bridge when the page's
+// own engine runs the program; Signal must refuse rather than signal it.
+func TestSignalNeverSignalsItsOwnProcess(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the kernel's view is read on Linux only")
+	}
+	port := testnet.FreePort(t)
+	fd := listener(t, port, 1)
+	defer syscall.Close(fd)
+	s, ok, err := Listening("127.0.0.1", port)
+	if err != nil || !ok {
+		t.Fatalf("Listening: %v, %v", ok, err)
+	}
+	if pid, _, err := ownerOf(s.Inode); err != nil || pid != os.Getpid() {
+		t.Fatalf("ownerOf(%d) = %d, %v; want this process, %d", s.Inode, pid, err, os.Getpid())
+	}
+	steps := make(chan Step, 10)
+	var signalErr error
+	var can bool
+	Run(context.Background(), Target{Addr: "127.0.0.1:" + itoa(port)}, func(c *C) {
+		can = c.CanSignal()
+		_, signalErr = c.Signal(syscall.SIGTERM)
+		c.Passf("signal", "done")
+	}, steps)
+	if can || signalErr == nil || !strings.Contains(signalErr.Error(), "could not reach the program's process") {
+		t.Errorf("CanSignal %v, Signal: %v; want no process to signal", can, signalErr)
+	}
+}

@@ -26,6 +26,12 @@ type Socket struct {
 	// argument, cut to /proc/sys/net/core/somaxconn. The queue is full at
 	// Backlog+1.
 	Backlog int
+	// Unsent is, for a connection, the bytes its program wrote that the
+	// kernel holds in its send queue, not yet acknowledged by the peer.
+	Unsent int
+	// V6Only is an IPv6 listener's IPV6_V6ONLY: true when it takes IPv6
+	// connections only; V6OnlyKnown says the kernel reported it.
+	V6Only, V6OnlyKnown bool
 	// Inode names the socket while it exists; 0 when no descriptor owns it
 	// any more (a TIME_WAIT, a connection its program closed first).
 	Inode uint64

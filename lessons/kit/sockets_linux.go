@@ -119,6 +119,24 @@ func parseDiag(b []byte, port int) (Socket, bool) {
 	}
 	if s.State == "LISTEN" {
 		s.Backlog = int(binary.NativeEndian.Uint32(rest[8:]))
+	} else {
+		s.Unsent = int(binary.NativeEndian.Uint32(rest[8:]))
+	}
+	// The attributes that follow: an IPv6 listener always carries its
+	// IPV6_V6ONLY (INET_DIAG_SKV6ONLY), as `ss -e` shows it.
+	for attrs := b[sizeofDiagMsg:]; len(attrs) >= 4; {
+		n := int(binary.NativeEndian.Uint16(attrs[0:]))
+		if n < 4 || n > len(attrs) {
+			break
+		}
+		if binary.NativeEndian.Uint16(attrs[2:]) == diagV6Only && n >= 5 {
+			s.V6Only, s.V6OnlyKnown = attrs[4] != 0, true
+		}
+		attrs = attrs[min(len(attrs), (n+3)&^3):]
 	}
 	return s, true
 }
+
+// diagV6Only is INET_DIAG_SKV6ONLY, the attribute of an IPv6 socket's
+// IPV6_V6ONLY.
+const diagV6Only = 11

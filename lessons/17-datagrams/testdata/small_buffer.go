@@ -1,0 +1,39 @@
+// Wrong for lesson 17: a UDP echo whose buffer holds 1024 bytes: a longer
+// datagram comes back cut, the rest of it lost.
+//
+// want: the rest of the datagram was cut off
+// native: fail
+package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_DGRAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Port: 9017, Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		fmt.Println("bind:", err)
+		return
+	}
+	fmt.Println("waiting for datagrams on 127.0.0.1:9017 (UDP)")
+
+	buf := make([]byte, 1024)
+	for {
+		n, from, err := syscall.Recvfrom(fd, buf, 0)
+		if err != nil {
+			fmt.Println("recvfrom:", err)
+			return
+		}
+		// n == 0 is an empty datagram, not an end: there is no stream to end.
+		if err := syscall.Sendto(fd, buf[:n], 0, from); err != nil {
+			// One client we could not answer is no reason to stop serving the others.
+			fmt.Println("sendto:", err)
+		}
+	}
+}
