@@ -5,6 +5,7 @@
 // compiles main.js (the editor, the panels), which takes them over. Nothing here waits for
 // main.js, and main.js waits for nothing of this but what it needs.
 
+import "./theme.js"; // first: the theme is set before the page is first drawn
 import { bridgeAddress } from "./bridge.js";
 import { createHostEngine } from "./engine-host.js";
 import { createPageEngine, engineModule } from "./engine-page.js";

@@ -34,8 +34,10 @@ export function blockedText(/** @type {string} */ call) {
  * @param {(text: string) => void} o.detail      the status line's detail
  * @param {ReturnType<typeof import("./trace.js").createTrace>} o.trace  to show a stop's share of it
  * @param {import("./frame.js").Frame} o.frame   draws the trace; what a step waits for is drawn with it
+ * @param {() => boolean} [o.own]  the program that runs is the editor's file's (scope.js): else its
+ *   paused line is not shown, and the keys and buttons start the editor's file rather than step it
  */
-export function createDebugger({ editor, control, run, stop, running, detail, trace, frame }) {
+export function createDebugger({ editor, control, run, stop, running, detail, trace, frame, own = () => true }) {
   const el = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.querySelector(`[data-testid="${id}"]`));
   const button = (/** @type {string} */ id) => /** @type {HTMLButtonElement} */ (el(id));
   /** @type {Record<string, HTMLButtonElement>} */
@@ -77,25 +79,27 @@ export function createDebugger({ editor, control, run, stop, running, detail, tr
     control("step", { kind, goroutine: kind === "call" || kind === "continue" ? 0 : selected });
   }
 
-  /** F5: continue when paused, run (stopping at breakpoints) when nothing runs. */
+  /** F5: continue when paused, run (stopping at breakpoints) when nothing runs (or another file's program). */
   function runOrContinue() {
-    if (paused) step("continue");
-    else if (!running()) run({ breakpoints: editor.breakpoints() });
+    if (paused && own()) step("continue");
+    else if (!running() || !own()) run({ breakpoints: editor.breakpoints() });
   }
 
-  /** F10/F11 with nothing running starts the program paused at its first line. */
+  /** F10/F11 with nothing running (or another file's program) starts the program paused at its first line. */
   function stepOrStart(/** @type {StepKind} */ kind) {
-    if (paused) step(kind);
-    else if (!running()) run({ debug: true, breakpoints: editor.breakpoints() });
+    if (paused && own()) step(kind);
+    else if (!running() || !own()) run({ debug: true, breakpoints: editor.breakpoints() });
   }
 
   buttons.step.addEventListener("click", () => stepOrStart("step"));
   buttons.into.addEventListener("click", () => stepOrStart("into"));
-  buttons.out.addEventListener("click", () => step("out"));
+  buttons.out.addEventListener("click", () => {
+    if (own()) step("out");
+  });
   buttons.call.addEventListener("click", () => stepOrStart("call"));
   buttons.continue.addEventListener("click", () => runOrContinue());
   buttons.pause.addEventListener("click", () => {
-    if (running() && !paused) control("pause", {});
+    if (running() && !paused && own()) control("pause", {});
   });
 
   // The common debugger keys, wherever the focus is; capture, so the editor does not see them.
@@ -109,7 +113,7 @@ export function createDebugger({ editor, control, run, stop, running, detail, tr
       if (key === "F5") e.shiftKey ? stop() : runOrContinue();
       else if (key === "F9") editor.toggleBreakpoint(undefined);
       else if (key === "F10") stepOrStart("step");
-      else if (key === "F11") e.shiftKey ? step("out") : stepOrStart("into");
+      else if (key === "F11") e.shiftKey ? own() && step("out") : stepOrStart("into");
     },
     true,
   );
@@ -117,10 +121,13 @@ export function createDebugger({ editor, control, run, stop, running, detail, tr
   scrubber.addEventListener("input", () => showHistory(Number(scrubber.value)));
 
   function update() {
-    for (const k of ["step", "into", "call"]) buttons[k].disabled = running() && !paused;
-    buttons.out.disabled = !paused;
-    buttons.continue.disabled = running() && !paused;
-    buttons.pause.disabled = !running() || paused;
+    const mine = own();
+    const runs = running() && mine;
+    const stopped = paused && mine;
+    for (const k of ["step", "into", "call"]) buttons[k].disabled = runs && !stopped;
+    buttons.out.disabled = !stopped;
+    buttons.continue.disabled = runs && !stopped;
+    buttons.pause.disabled = !runs || stopped;
   }
 
   /** @param {Variable[]} vars @param {HTMLElement} into */
@@ -220,7 +227,7 @@ export function createDebugger({ editor, control, run, stop, running, detail, tr
       paused = true;
       stepping = false;
       selected = ev.goroutine;
-      editor.setCurrentLine(ev.line);
+      if (own()) editor.setCurrentLine(ev.line);
       renderVariables(ev.variables, variablesEl);
       renderGoroutines(ev);
       history.push(ev);
@@ -260,9 +267,16 @@ export function createDebugger({ editor, control, run, stop, running, detail, tr
       update();
     },
 
-    /** The learner changed breakpoints: a running program gets them at once. */
+    /** The learner changed breakpoints: a running program gets them at once (when it is the editor's file's). */
     breakpointsChanged(/** @type {number[]} */ lines) {
-      if (running()) control("setBreakpoints", { lines });
+      if (running() && own()) control("setBreakpoints", { lines });
+    },
+
+    /** The editor's file became the running program's, or stopped being: its paused line follows. */
+    ownChanged() {
+      const line = paused && own() ? history.at(-1)?.line ?? null : null;
+      editor.setCurrentLine(line);
+      update();
     },
   };
 }

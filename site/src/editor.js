@@ -17,7 +17,8 @@ import {
 } from "@codemirror/view";
 import { Annotation, EditorState, Compartment, Prec, RangeSet, StateEffect, StateField } from "@codemirror/state";
 import { defaultKeymap, history, historyKeymap, indentWithTab, isolateHistory } from "@codemirror/commands";
-import { defaultHighlightStyle, foldGutter, indentUnit, syntaxHighlighting } from "@codemirror/language";
+import { foldGutter, HighlightStyle, indentUnit, syntaxHighlighting } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 import { forEachDiagnostic, lintGutter, lintKeymap, setDiagnostics } from "@codemirror/lint";
 
 /** @typedef {import("./engine").DiagnosticEvent} DiagnosticEvent */
@@ -71,8 +72,10 @@ export function createEditor({ parent, doc = "", onRun, onSave, onChange, onBrea
         foldGutter(),
         drawSelection(),
         EditorState.allowMultipleSelections.of(true),
-        syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+        syntaxHighlighting(highlightStyle, { fallback: true }),
         highlightActiveLine(),
+        // Long lines wrap rather than run off the right edge, whatever width the learner gives the editor.
+        EditorView.lineWrapping,
         keymap.of([...defaultKeymap, ...historyKeymap, ...lintKeymap]),
         keymap.of([indentWithTab]), // Escape, then Tab, still leaves the editor
         indentUnit.of("\t"),
@@ -96,7 +99,8 @@ export function createEditor({ parent, doc = "", onRun, onSave, onChange, onBrea
         lockedField,
         provisionalTheme,
         EditorView.editorAttributes.of({ "data-testid": "editor" }),
-        EditorView.contentAttributes.of({ "aria-label": "Go source code" }),
+        // tabindex: a tab stop even while a file loads (not editable then), so the scrolling code is reachable.
+        EditorView.contentAttributes.of({ "aria-label": "Go source code", tabindex: "0" }),
         EditorView.updateListener.of((u) => {
           if (u.transactions.some((t) => t.effects.some((e) => e.is(toggleBreakpoint)))) {
             onBreakpoints(breakpointLines(u.state));
@@ -356,6 +360,32 @@ function formattedPos(source, formatted, head) {
 function isSpace(c) {
   return c === " " || c === "\t" || c === "\n" || c === "\r" || c === "\f" || c === "\v";
 }
+
+/**
+ * CodeMirror's default highlighting, its colours CSS properties (styles.css: --syn-*) that the
+ * page's theme sets: the light theme keeps CodeMirror's own colours, the dark one has its own.
+ */
+const highlightStyle = HighlightStyle.define([
+  { tag: tags.meta, color: "var(--syn-meta)" },
+  { tag: tags.link, textDecoration: "underline" },
+  { tag: tags.heading, textDecoration: "underline", fontWeight: "bold" },
+  { tag: tags.emphasis, fontStyle: "italic" },
+  { tag: tags.strong, fontWeight: "bold" },
+  { tag: tags.strikethrough, textDecoration: "line-through" },
+  { tag: tags.keyword, color: "var(--syn-keyword)" },
+  { tag: [tags.atom, tags.bool, tags.url, tags.contentSeparator, tags.labelName], color: "var(--syn-atom)" },
+  { tag: [tags.literal, tags.inserted], color: "var(--syn-number)" },
+  { tag: [tags.string, tags.deleted], color: "var(--syn-string)" },
+  { tag: [tags.regexp, tags.escape, tags.special(tags.string)], color: "var(--syn-escape)" },
+  { tag: tags.definition(tags.variableName), color: "var(--syn-def)" },
+  { tag: tags.local(tags.variableName), color: "var(--syn-def)" },
+  { tag: [tags.typeName, tags.namespace], color: "var(--syn-type)" },
+  { tag: tags.className, color: "var(--syn-type)" },
+  { tag: [tags.special(tags.variableName), tags.macroName], color: "var(--syn-def)" },
+  { tag: tags.definition(tags.propertyName), color: "var(--syn-def)" },
+  { tag: tags.comment, color: "var(--syn-comment)" },
+  { tag: tags.invalid, color: "var(--err)" },
+]);
 
 /** @type {import("@codemirror/state").StateEffectType<string | null>} */
 const setFormatError = StateEffect.define();

@@ -1,4 +1,4 @@
-// The workspace's names for the playground and the lessons, and progress.json: shared by the
+// The workspace's names for the playground, shared programs and the lessons, and progress.json: shared by the
 // lessons panel (lessons.js) and boot.js, which reads the entry that was open last before the
 // rest of the page is in.
 
@@ -12,8 +12,12 @@ export const PLAYGROUND = "playground";
 /** The workspace file of a lesson. */
 export const lessonFile = (/** @type {string} */ id) => `lessons/${id}/main.go`;
 
-/** The workspace file of an entry: a lesson's id, or PLAYGROUND. */
-export const entryFile = (/** @type {string} */ id) => (id === PLAYGROUND ? PLAYGROUND_FILE : lessonFile(id));
+/** A program opened from a shared link (share.js) is the playground's too: shared/<n>/main.go, entry id shared/<n>. */
+export const SHARED = /^shared\/[1-9][0-9]{0,5}$/;
+
+/** The workspace file of an entry: a lesson's id, a shared program's, or PLAYGROUND. */
+export const entryFile = (/** @type {string} */ id) =>
+  id === PLAYGROUND ? PLAYGROUND_FILE : SHARED.test(id) ? `${id}/main.go` : lessonFile(id);
 
 /** progress.json's text as progress; anything unreadable counts as no progress. */
 export function parseProgress(/** @type {string | null} */ text) {

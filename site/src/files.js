@@ -9,6 +9,7 @@
  * @typedef {object} Workspace
  * @property {(name: string) => Promise<string | null>} load  null: no such file
  * @property {(name: string, source: string) => Promise<void>} save
+ * @property {() => Promise<string[]>} names  every file's name, sorted
  * @property {() => Promise<Uint8Array>} exportArchive  the whole workspace as a zip
  * @property {(archive: Uint8Array) => Promise<string[]>} importArchive
  *   writes a zip made by exportArchive; resolves to the names written; changes nothing when it rejects
@@ -25,8 +26,9 @@ const LOAD_TIMEOUT_MS = 5000;
  * @param {Promise<Workspace>} o.workspace
  * @param {(text: string, kind: "system" | "error") => void} o.say  a line in the output
  * @param {() => void} o.onOpened  the first file is in the editor
+ * @param {(name: string) => void} [o.onSwitch]  the editor shows another file now (the panels follow: scope.js)
  */
-export function createFiles({ editor, workspace, say, onOpened }) {
+export function createFiles({ editor, workspace, say, onOpened, onSwitch = () => {} }) {
   /** The file in the editor: its workspace name, and what it starts with when never saved. */
   let file = { name: "", starter: "" };
   /** The workspace answered for this file: from now on every edit is saved. */
@@ -87,10 +89,12 @@ export function createFiles({ editor, workspace, say, onOpened }) {
       loaded = true;
       savedText = text;
       editor.setDoc(text ?? starter);
+      onSwitch(name);
     } catch (err) {
       if (token !== opening) return;
       fallback = true;
       editor.setDoc(starter);
+      onSwitch(name);
       say(`could not open your saved ${name} (${describe(err)}); showing its starting code, and not saving yet`, "system");
       loading.then(
         (text) => {
@@ -168,6 +172,7 @@ export function createFiles({ editor, workspace, say, onOpened }) {
     // The rest of the workspace (lessons.js: progress, Export, Import), in turn with the saves.
     load: (/** @type {string} */ name) => withTimeout(inTurn((ws) => ws.load(name)), LOAD_TIMEOUT_MS),
     write: (/** @type {string} */ name, /** @type {string} */ text) => inTurn((ws) => ws.save(name, text)),
+    names: () => inTurn((ws) => ws.names()),
     exportArchive: () => inTurn((ws) => ws.exportArchive()),
     importArchive: (/** @type {Uint8Array} */ archive) => inTurn((ws) => ws.importArchive(archive)),
   };

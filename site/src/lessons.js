@@ -7,7 +7,7 @@
 // a stream of one JSON object per line). The learner's files and progress
 // live in the workspace, reached through the host (main.js: files.js).
 
-import { entryFile, lessonFile, parseProgress, PLAYGROUND, PROGRESS_FILE } from "./entries.js";
+import { entryFile, lessonFile, parseProgress, PLAYGROUND, PROGRESS_FILE, SHARED } from "./entries.js";
 
 /**
  * A lesson as GET /api/lessons lists it.
@@ -35,6 +35,7 @@ import { entryFile, lessonFile, parseProgress, PLAYGROUND, PROGRESS_FILE } from 
  * @property {() => Promise<void>} flush  resolves once every edit so far is saved
  * @property {(name: string) => Promise<string | null>} load  a workspace file; null when there is none
  * @property {(name: string, text: string) => Promise<void>} write  a workspace file
+ * @property {() => Promise<string[]>} names  every workspace file's name
  * @property {() => Promise<Uint8Array>} exportArchive  the whole workspace as a zip
  * @property {(archive: Uint8Array) => Promise<string[]>} importArchive  resolves to the names written
  * @property {(opts: {fresh: boolean}) => void} run  runs the editor's program; fresh: in-page, in a new bridge session
@@ -69,6 +70,7 @@ const byId = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.
  */
 export function createLessons(host, playgroundStarter) {
   const listEl = el("lessons");
+  const sharedEl = el("shared");
   const playgroundButton = /** @type {HTMLButtonElement} */ (byId("playground-entry"));
   const lessonEl = byId("lesson");
   const textEl = byId("lesson-text");
@@ -89,6 +91,8 @@ export function createLessons(host, playgroundStarter) {
 
   /** @type {Lesson[]} */
   let lessons = [];
+  /** The shared programs' entry ids (shared/1, …), in order. */
+  let shared = /** @type {string[]} */ ([]);
   /** @type {{passed: Record<string, boolean>, open: string}} */
   let progress = { passed: {}, open: PLAYGROUND };
   /** progress.json was read (or is new): saving it will not overwrite progress we could not read. */
@@ -154,7 +158,63 @@ export function createLessons(host, playgroundStarter) {
     markOpen();
   }
 
+  /** Lists the shared programs the workspace holds (shared/<n>/main.go). */
+  async function listShared() {
+    const names = await host.names();
+    shared = names
+      .map((n) => /^(shared\/[0-9]+)\/main\.go$/.exec(n)?.[1] ?? "")
+      .filter((id) => SHARED.test(id))
+      .sort((a, b) => sharedNumber(a) - sharedNumber(b));
+    renderShared();
+  }
+
+  function renderShared() {
+    sharedEl.replaceChildren(
+      ...shared.map((id) => {
+        const li = document.createElement("li");
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "entry";
+        b.dataset.entry = id;
+        const num = document.createElement("span");
+        num.className = "entry-number";
+        num.setAttribute("aria-hidden", "true");
+        num.textContent = "↗";
+        const title = document.createElement("span");
+        title.className = "entry-title";
+        title.textContent = `Shared program ${sharedNumber(id)}`;
+        b.append(num, title);
+        b.addEventListener("click", () => open(id));
+        li.append(b);
+        return li;
+      }),
+    );
+    markOpen();
+  }
+
+  /**
+   * Writes a shared program as a new file of the playground, and opens it; resolves to its name.
+   * @param {string} source
+   */
+  async function addShared(source) {
+    if (checking) throw new Error("a check is running: open the link again when it is done");
+    await host.flush();
+    await listShared();
+    const id = `shared/${Math.max(0, ...shared.map(sharedNumber)) + 1}`;
+    await host.write(entryFile(id), source);
+    shared.push(id);
+    renderShared();
+    await open(id);
+    return entryFile(id);
+  }
+
   function markOpen() {
+    for (const b of sharedEl.querySelectorAll("button[data-entry]")) {
+      const here = /** @type {HTMLElement} */ (b).dataset.entry === openID;
+      b.classList.toggle("open", here);
+      if (here) b.setAttribute("aria-current", "page");
+      else b.removeAttribute("aria-current");
+    }
     for (const b of listEl.querySelectorAll("button[data-lesson]")) {
       const here = /** @type {HTMLElement} */ (b).dataset.lesson === openID;
       b.classList.toggle("open", here);
@@ -178,7 +238,7 @@ export function createLessons(host, playgroundStarter) {
    */
   async function open(id, opts) {
     if (checking) return;
-    openID = id === PLAYGROUND || lessons.some((l) => l.id === id) ? id : PLAYGROUND;
+    openID = id === PLAYGROUND || SHARED.test(id) || lessons.some((l) => l.id === id) ? id : PLAYGROUND;
     markOpen();
     const l = lesson();
     lessonEl.hidden = !l;
@@ -186,6 +246,7 @@ export function createLessons(host, playgroundStarter) {
     checkNote.textContent = "";
     showText(l);
     fileLabel.textContent = currentFile();
+    fileLabel.title = `The file in the editor: ${currentFile()}`;
     if (progress.open !== openID) {
       progress.open = openID;
       saveProgress();
@@ -204,7 +265,10 @@ export function createLessons(host, playgroundStarter) {
     }
     Promise.all([textWhen, safeMarkdown()]).then(
       ([, markdown]) => {
-        if (token === textShown) textEl.innerHTML = markdown(l.text);
+        if (token !== textShown) return;
+        textEl.innerHTML = markdown(l.text);
+        // A code block wider than the pane scrolls: reachable from the keyboard.
+        for (const pre of textEl.querySelectorAll("pre")) pre.tabIndex = 0;
       },
       (err) => {
         if (token !== textShown) return;
@@ -438,6 +502,7 @@ export function createLessons(host, playgroundStarter) {
       host.say(`imported ${names.length} file${names.length === 1 ? "" : "s"} from ${chosen.name}`, "system");
       await loadProgress();
       renderList();
+      await listShared().catch(() => {});
       await open(openID, { save: false }); // show the imported text, not the editor's
     } catch (err) {
       host.say(`could not import ${chosen.name}: ${describe(err)} (your workspace is unchanged)`, "error");
@@ -449,6 +514,8 @@ export function createLessons(host, playgroundStarter) {
   });
 
   return {
+    addShared,
+
     /**
      * Reads progress, then opens the entry that was open last: the playground at once, a lesson
      * once the list (its starter) is in. The list and the lesson's text are drawn once afterReady
@@ -479,9 +546,17 @@ export function createLessons(host, playgroundStarter) {
       });
       if (needed) await listing.catch(() => {});
       await open(progress.open, { save: false });
+      afterReady
+        .then(listShared)
+        .catch((err) => console.debug("lessons: shared programs:", err));
       await listed;
     },
   };
+}
+
+/** shared/3 → 3 */
+function sharedNumber(/** @type {string} */ id) {
+  return Number(id.slice(id.indexOf("/") + 1));
 }
 
 /** @type {Promise<(text: string) => string> | null} */

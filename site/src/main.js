@@ -11,10 +11,14 @@ import { createEditor } from "./editor.js";
 import { createFiles } from "./files.js";
 import { createFrame } from "./frame.js";
 import { createLanes } from "./lanes.js";
+import { createLayout } from "./layout.js";
 import { createLessons } from "./lessons.js";
 import { createOutput } from "./output.js";
 import { createRun } from "./run.js";
+import { createScope } from "./scope.js";
+import { createShare } from "./share.js";
 import { createSocketsPanel } from "./sockets.js";
+import { themeToggle } from "./theme.js";
 import { createTrace } from "./trace.js";
 
 /** @typedef {import("./engine").Runner} Runner */
@@ -71,7 +75,7 @@ const editor = createEditor({
   format: (source) => tools.format(source),
 });
 afterReady.then(() => editor.enhance()).catch((err) => console.debug("editor: enhance:", err));
-const files = createFiles({ editor, workspace, say: output.say, onOpened: () => run.becomeReady() });
+const files = createFiles({ editor, workspace, say: output.say, onOpened: () => run.becomeReady(), onSwitch: (name) => scope.opened(name) });
 
 const runnerSelect = /** @type {HTMLSelectElement} */ (el("runner"));
 runnerSelect.value = savedRunner();
@@ -124,20 +128,30 @@ const run = createRun({
       }
     },
     runStarting() {
+      scope.update();
       debug.reset();
       lanes.reset();
       output.clear();
       trace.clear();
       editor.clearDiagnostics();
+      runDiagnostics = [];
     },
-    paused: (ev) => debug.onPaused(ev),
-    resumed: () => debug.onResumed(),
+    paused(ev) {
+      debug.onPaused(ev);
+      scope.update();
+    },
+    resumed() {
+      debug.onResumed();
+      scope.update();
+    },
     runEnded(why) {
       trace.cancelPending(why);
       debug.onEnded();
+      scope.update();
     },
     diagnostic(d, all, file) {
-      editor.showDiagnostics(all);
+      runDiagnostics = all;
+      if (scope.own()) editor.showDiagnostics(all);
       const where = d.column ? `${file}:${d.line}:${d.column}` : `${file}:${d.line}`;
       output.say(`${where}: ${d.kind === "panic" ? "panic: " : ""}${d.message}`, "error", () => editor.goTo(d.line, d.column));
     },
@@ -149,6 +163,19 @@ const run = createRun({
   },
 });
 
+/** The last run's diagnostics, shown in the editor while it holds the run's file. */
+let runDiagnostics = /** @type {import("./engine").DiagnosticEvent[]} */ ([]);
+const scope = createScope({
+  layout: byId("layout"),
+  parts: ["variables", "goroutines", "history", "lanes", "output", "trace"].map(el).concat(byId("sockets-empty")),
+  run: () => run.program(),
+  paused: () => debug.paused,
+  onChange(own) {
+    debug.ownChanged();
+    if (own) editor.showDiagnostics(runDiagnostics);
+    else editor.clearDiagnostics();
+  },
+});
 const debug = createDebugger({
   editor,
   control: (method, args) => run.control(method, args),
@@ -158,7 +185,11 @@ const debug = createDebugger({
   detail: (text) => run.detail(text),
   trace,
   frame,
+  own: () => scope.own(),
 });
+
+createLayout({ layout: byId("layout"), lessons: byId("lessons-pane"), fold: /** @type {HTMLButtonElement} */ (el("lessons-fold")) });
+themeToggle(/** @type {HTMLButtonElement} */ (el("theme")));
 
 el("run").addEventListener("click", () => run.run());
 el("stop").addEventListener("click", () => run.stop());
@@ -195,6 +226,7 @@ const lessons = createLessons(
     flush: files.flush,
     load: files.load,
     write: files.write,
+    names: files.names,
     exportArchive: files.exportArchive,
     importArchive: files.importArchive,
     run: (opts) => run.run(opts),
@@ -203,6 +235,8 @@ const lessons = createLessons(
   },
   echo,
 );
+
+createShare({ source: () => editor.getDoc(), open: (source) => lessons.addShared(source), say: output.say }, afterReady);
 
 run.start();
 lessons.start({ lessons: lessonsResponse, afterReady }).catch((err) => output.say(`could not open the lessons: ${err instanceof Error ? err.message : String(err)}`, "error"));

@@ -96,6 +96,16 @@ export async function openWorkspace(tools, ahead = Promise.resolve(null)) {
     },
 
     /**
+     * The names of every file, sorted.
+     * @returns {Promise<string[]>}
+     */
+    async names() {
+      const db = await opening;
+      await migrated();
+      return (await request(db.transaction(FILES).objectStore(FILES).getAllKeys())).map(String).sort();
+    },
+
+    /**
      * The whole workspace as a zip archive.
      * @returns {Promise<Uint8Array>}
      */
