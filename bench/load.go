@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +64,11 @@ func (s *nativeEcho) addr() string { return s.ln.Addr().String() }
 
 func (s *nativeEcho) close() { s.ln.Close() }
 
+// pace, when not 0, holds each ping-pong client to that many echoes a
+// second (-pace): CPU per echo at a set rate moves less with other work on
+// the machine than the rate a loaded machine reaches.
+var pace float64
+
 // pingPong runs clients that each send 64 bytes and wait for them to come
 // back, for d, and returns the echoes per second of them all.
 func pingPong(ctx context.Context, addr string, clients int, d time.Duration) (float64, error) {
@@ -96,7 +100,12 @@ func pingPong(ctx context.Context, addr string, clients int, d time.Duration) (f
 				msg[i] = byte('a' + i%26)
 			}
 			back := make([]byte, 64)
-			for time.Now().Before(end) && ctx.Err() == nil {
+			for n := 0; time.Now().Before(end) && ctx.Err() == nil; n++ {
+				if pace > 0 { // at most pace echoes a second, each client
+					if ahead := time.Until(start.Add(time.Duration(float64(n) / pace * float64(time.Second)))); ahead > 0 {
+						time.Sleep(ahead)
+					}
+				}
 				if _, err := c.Write(msg); err != nil {
 					firstErr.CompareAndSwap(nil, err)
 					return
@@ -115,6 +124,46 @@ func pingPong(ctx context.Context, addr string, clients int, d time.Duration) (f
 		return 0, fmt.Errorf("ping-pong with %s: %w", addr, err)
 	}
 	return float64(echoes.Load()) / elapsed.Seconds(), nil
+}
+
+// maxPerRequest bounds the connections perRequest makes: each leaves a
+// socket in TIME_WAIT for a minute, in the host's table and its ports.
+const maxPerRequest = 60_000
+
+// perRequest makes one client connect, send 64 bytes, read them back and
+// close, again and again, for d or maxPerRequest echoes, as a load tool
+// does against a server that takes a connection per request; it returns the
+// echoes made and their rate.
+func perRequest(ctx context.Context, addr string, d time.Duration) (int, float64, error) {
+	c, err := dialRetry(ctx, addr) // the server is up
+	if err != nil {
+		return 0, 0, err
+	}
+	c.Close()
+	msg, back := make([]byte, 64), make([]byte, 64)
+	start := time.Now()
+	end := start.Add(d)
+	n := 0
+	for ; n < maxPerRequest && time.Now().Before(end) && ctx.Err() == nil; n++ {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			return n, 0, fmt.Errorf("connection %d to %s: %w", n, addr, err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		msg[0] = byte(n)
+		_, err = c.Write(msg)
+		if err == nil {
+			_, err = io.ReadFull(c, back)
+		}
+		c.Close()
+		if err == nil && back[0] != msg[0] {
+			err = errors.New("a different echo came back")
+		}
+		if err != nil {
+			return n, 0, fmt.Errorf("echo %d with %s: %w", n, addr, err)
+		}
+	}
+	return n, float64(n) / time.Since(start).Seconds(), nil
 }
 
 // bulk streams 64 KiB writes through the echo server at addr for d while
@@ -176,29 +225,9 @@ func freePort() (int, error) {
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
-// listening reports whether a socket listens on 127.0.0.1:port or 0.0.0.0:port,
-// as the kernel lists it in /proc/net/tcp.
-func listening(port int) (bool, error) {
-	f, err := os.Open("/proc/net/tcp")
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	suffix := fmt.Sprintf(":%04X", port)
-	sc := bufio.NewScanner(f)
-	sc.Scan() // the header
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		// sl local_address rem_address st …; st 0A is LISTEN
-		if len(fields) > 3 && fields[3] == "0A" && strings.HasSuffix(fields[1], suffix) {
-			return true, nil
-		}
-	}
-	return false, sc.Err()
-}
-
-// waitListening polls the kernel's table until port listens (want true) or
-// no longer does, for at most limit, and returns when it saw the change.
+// waitListening asks the kernel every 0.1 ms until port listens (want
+// true) or no longer does, for at most limit, and returns when it saw the
+// change.
 func waitListening(port int, want bool, limit time.Duration) (time.Time, error) {
 	deadline := time.Now().Add(limit)
 	for {

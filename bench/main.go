@@ -37,6 +37,9 @@ type options struct {
 	sessions int
 	steps    int
 	verbose  bool
+	runners  []string // which runners to measure, of runners
+	short    bool     // leave out the figures that are not about a runner
+	profile  bool     // print where the page's main thread went under the 1-client echo
 }
 
 func main() {
@@ -49,7 +52,18 @@ func main() {
 	flag.DurationVar(&o.duration, "duration", 3*time.Second, "how long each throughput figure runs")
 	flag.IntVar(&o.sessions, "sessions", 32, "idle sessions for the memory figure")
 	flag.BoolVar(&o.verbose, "v", false, "also print the round-trip program's output panel")
+	only := flag.String("runners", strings.Join(runners, ","), "the `runners` to measure, comma-separated (host, page)")
+	flag.BoolVar(&o.short, "short", false, "leave out the sizes, the floor, stepping overhead and bridge memory (0 -loads leaves out page ready)")
+	flag.Float64Var(&pace, "pace", 0, "hold each ping-pong client to this many `echoes` a second (0: as fast as it can)")
+	flag.BoolVar(&o.profile, "profile", false, "print the page's hottest functions under the 1-client echo")
 	flag.Parse()
+	for _, r := range strings.Split(*only, ",") {
+		if !slices.Contains(runners, r) {
+			fmt.Fprintf(os.Stderr, "bench: no runner %q; there are %s\n", r, strings.Join(runners, ", "))
+			os.Exit(2)
+		}
+		o.runners = append(o.runners, r)
+	}
 	o.steps = min(max(o.steps, 1), 20)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
@@ -86,29 +100,33 @@ func measure(ctx context.Context, o options) (*table, error) {
 	}
 	defer b.stop()
 
-	progress("sizes of engine.wasm as served")
-	raw, _, err := b.served("engine.wasm", "identity")
-	if err != nil {
-		return t, err
+	if !o.short {
+		progress("sizes of engine.wasm as served")
+		raw, _, err := b.served("engine.wasm", "identity")
+		if err != nil {
+			return t, err
+		}
+		// What Chromium sends.
+		wire, enc, err := b.served("engine.wasm", "gzip, deflate, br, zstd")
+		if err != nil {
+			return t, err
+		}
+		if enc == "" {
+			enc = "uncompressed"
+		}
+		t.add(row{name: "engine.wasm, raw", host: mb(raw)})
+		t.add(row{name: "engine.wasm as served (" + enc + ")", host: mb(wire), target: "≤ 3 MB", met: wire <= 3_000_000})
 	}
-	// What Chromium sends.
-	wire, enc, err := b.served("engine.wasm", "gzip, deflate, br, zstd")
-	if err != nil {
-		return t, err
-	}
-	if enc == "" {
-		enc = "uncompressed"
-	}
-	t.add(row{name: "engine.wasm, raw", host: mb(raw)})
-	t.add(row{name: "engine.wasm as served (" + enc + ")", host: mb(wire), target: "≤ 3 MB", met: wire <= 3_000_000})
 
-	progress("page ready: %d loads, each in a fresh profile, with each runner", o.loads)
-	hostLoads, pageLoads, err := pageReady(ctx, o, b)
-	ready := latencyRow(row{name: fmt.Sprintf("page ready, open → ready (median of %d)", o.loads)}, readyTimes(hostLoads), readyTimes(pageLoads), 500*time.Millisecond)
-	ready.note = perRunner(loadNote(hostLoads), loadNote(pageLoads))
-	t.add(ready)
-	if err != nil {
-		return t, err
+	if o.loads > 0 {
+		progress("page ready: %d loads, each in a fresh profile, with each runner", o.loads)
+		hostLoads, pageLoads, err := pageReady(ctx, o, b)
+		ready := latencyRow(row{name: fmt.Sprintf("page ready, open → ready (median of %d)", o.loads)}, readyTimes(hostLoads), readyTimes(pageLoads), 500*time.Millisecond)
+		ready.note = perRunner(loadNote(hostLoads), loadNote(pageLoads))
+		t.add(ready)
+		if err != nil {
+			return t, err
+		}
 	}
 
 	p, err := openBrowser(ctx, o.chromium)
@@ -126,8 +144,8 @@ func measure(ctx context.Context, o options) (*table, error) {
 	// Each runner in turn; one that fails leaves its cells empty, and the
 	// others are still measured.
 	var errs []error
-	fig := map[string]*figures{}
-	for _, r := range runners {
+	fig := map[string]*figures{"host": {}, "page": {}}
+	for _, r := range o.runners {
 		f, err := measureRunner(ctx, o, p, b, r, port)
 		fig[r] = f
 		if err != nil {
@@ -156,6 +174,9 @@ func measure(ctx context.Context, o options) (*table, error) {
 	echo32.note = perRunner(host.manyNote, page.manyNote)
 	t.add(echo32)
 	t.add(rateRow(row{name: "bulk echo, 64 KiB writes, 1 client"}, host.bulk, page.bulk, native.bulk, mbPerSec, 0.30))
+	conn := rateRow(row{name: "connection per request: dial, 64 B, close"}, host.perRequest, page.perRequest, native.perRequest, perSec, 0.25)
+	conn.note = perRunner(host.perRequestNote, page.perRequestNote)
+	t.add(conn)
 	if s := page.batching; s != nil {
 		t.add(row{name: "batching, 32 clients (records per frame)", page: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("in-page: %d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
 	}
@@ -175,7 +196,7 @@ func measure(ctx context.Context, o options) (*table, error) {
 	}
 	t.add(rtt)
 
-	if page.rtt50 > 0 {
+	if page.rtt50 > 0 && !o.short {
 		progress("the floor: a bare WebSocket round trip from a worker in the same browser")
 		f50, f99, floorCPU, err := webSocketFloor(ctx, p)
 		if err != nil {
@@ -197,6 +218,9 @@ func measure(ctx context.Context, o options) (*table, error) {
 	}
 	t.add(mem)
 
+	if o.short {
+		return t, errors.Join(errs...)
+	}
 	progress("stepping overhead, natively and under js/wasm")
 	t.add(stepping(ctx))
 
@@ -219,7 +243,12 @@ func pageReady(ctx context.Context, o options, b *bridgeProc) (host, page []load
 		if err != nil {
 			return host, page, err
 		}
-		host = append(host, l)
+		if slices.Contains(o.runners, "host") {
+			host = append(host, l)
+		}
+		if !slices.Contains(o.runners, "page") {
+			continue
+		}
 		if l, _, err = coldLoad(ctx, o, b, stored, "page"); err != nil {
 			return host, page, err
 		}

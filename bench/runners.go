@@ -21,18 +21,20 @@ var runners = []string{"host", "page"}
 // measured. A figure not taken, because an error ended the runner's turn,
 // stays zero and its cell empty.
 type figures struct {
-	toListen     []time.Duration // Run pressed → LISTEN in /proc/net/tcp
-	toPid        []time.Duration // Run pressed → the page shows the runner's pid (host runner)
-	one, many    float64         // echoes a second with 1 and with 32 clients
-	bulk         float64         // MB a second echoed back
-	oneNote      string          // CPU per echo of each part, and what the trace panel showed
-	manyNote     string          // CPU per echo of each part
-	batching     *sessionStat    // the in-page runner's session, as the bridge logged it
-	rtt50, rtt99 time.Duration   // getsockname, timed inside the interpreter
-	steps        []time.Duration // Step pressed → the current line moved
-	rssIdle      int             // KiB, the runner process waiting in accept (host runner)
-	rssAfter     int             // KiB, the same after the 1-client load
-	process      string          // the runner process's name and pid (host runner)
+	toListen       []time.Duration // Run pressed → the kernel lists the socket in LISTEN
+	toPid          []time.Duration // Run pressed → the page shows the runner's pid (host runner)
+	one, many      float64         // echoes a second with 1 and with 32 clients
+	bulk           float64         // MB a second echoed back
+	perRequest     float64         // echoes a second, each on a connection of its own
+	perRequestNote string          // CPU per echo of each part
+	oneNote        string          // CPU per echo of each part, and what the trace panel showed
+	manyNote       string          // CPU per echo of each part
+	batching       *sessionStat    // the in-page runner's session, as the bridge logged it
+	rtt50, rtt99   time.Duration   // getsockname, timed inside the interpreter
+	steps          []time.Duration // Step pressed → the current line moved
+	rssIdle        int             // KiB, the runner process waiting in accept (host runner)
+	rssAfter       int             // KiB, the same after the 1-client load
+	process        string          // the runner process's name and pid (host runner)
 }
 
 // measureRunner takes every per-runner figure with the runner chosen in p,
@@ -90,11 +92,19 @@ func measureRunner(ctx context.Context, o options, p *page, b *bridgeProc, runne
 		}
 	}
 	progress("%s runner: echo, 1 client, %s", runner, o.duration)
+	stopProfile := func() {}
+	if o.profile {
+		var err error
+		if stopProfile, err = profilePage(p, os.Stderr); err != nil {
+			return f, err
+		}
+	}
 	cpuBefore, cpuErr := readCPU(p, b.pid(), pid)
 	one, err := pingPong(ctx, addr, 1, o.duration)
 	if err != nil {
 		return f, err
 	}
+	stopProfile()
 	f.one = one
 	f.oneNote = cpuNote(p, cpuBefore, cpuErr, b.pid(), pid, one*o.duration.Seconds())
 	trace, err := p.traceSummary() // what the learner saw of that load
@@ -106,6 +116,15 @@ func measureRunner(ctx context.Context, o options, p *page, b *bridgeProc, runne
 		time.Sleep(200 * time.Millisecond) // back in accept
 		f.rssAfter, _ = rssKiB(pid)
 	}
+
+	progress("%s runner: connection per request, 1 client, %s", runner, o.duration)
+	cpuBefore, cpuErr = readCPU(p, b.pid(), pid)
+	n, rate, err := perRequest(ctx, addr, o.duration)
+	if err != nil {
+		return f, err
+	}
+	f.perRequest = rate
+	f.perRequestNote = cpuNote(p, cpuBefore, cpuErr, b.pid(), pid, float64(n))
 	if err := stopListening(p, port); err != nil {
 		return f, err
 	}
@@ -167,7 +186,7 @@ func measureRunner(ctx context.Context, o options, p *page, b *bridgeProc, runne
 
 // measureNative takes the echo figures of a compiled Go echo server.
 func measureNative(ctx context.Context, o options) (*figures, error) {
-	progress("native: echo with 1 and 32 clients, and bulk, %s each", o.duration)
+	progress("native: echo with 1 and 32 clients, bulk, and a connection per request, %s each", o.duration)
 	f := &figures{}
 	native, err := startNativeEcho()
 	if err != nil {
@@ -180,7 +199,10 @@ func measureNative(ctx context.Context, o options) (*figures, error) {
 	if f.many, err = pingPong(ctx, native.addr(), 32, o.duration); err != nil {
 		return f, err
 	}
-	f.bulk, err = bulk(ctx, native.addr(), o.duration)
+	if f.bulk, err = bulk(ctx, native.addr(), o.duration); err != nil {
+		return f, err
+	}
+	_, f.perRequest, err = perRequest(ctx, native.addr(), o.duration)
 	return f, err
 }
 

@@ -33,6 +33,9 @@ func Main() int {
 	if wd, err := os.Getwd(); err == nil && strings.HasPrefix(filepath.Base(wd), workDirPrefix) {
 		os.Remove(wd) // empty, and ours alone
 	}
+	if !readable(controlFD) { // a spare, started before its program was known
+		warmUp()
+	}
 	in := bufio.NewReader(control)
 	var first toRunner
 	if err := readLine(in, &first); err != nil || first.Start == nil {

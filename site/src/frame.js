@@ -14,7 +14,10 @@
 // layout of its text). So renders are spaced by what the last one cost: at
 // least BUSY_MS apart and about RENDER_SHARE of the main thread at most, up to
 // MAX_GAP_MS apart when calls come faster than the page could draw them (then
-// each render builds only the newest entries the panel keeps). The first
+// each render builds only the newest entries the panel keeps). What a render
+// costs counts the browser's style, layout and paint of that frame, after the
+// panels' writes: under a flood that was most of it (the 1-client echo: the
+// page's main thread spent about half its time there, unbudgeted). The first
 // event after a quiet spell (a step, a connection) is drawn in the next frame,
 // and a status change draws everything at once (flush).
 
@@ -37,6 +40,13 @@ export function createFrame() {
   let scheduled = false;
   /** The next render that is not forced (flush) waits until then (performance.now()). */
   let nextRender = -Infinity;
+  /** When the last render started; its frame's end is measured by a task after it. */
+  let renderStart = 0;
+  const frameEnd = new MessageChannel();
+  frameEnd.port1.onmessage = () => {
+    // A task queued during a frame's callbacks runs once the frame is drawn.
+    nextRender = Math.max(nextRender, renderStart + Math.min(MAX_GAP_MS, (performance.now() - renderStart) / RENDER_SHARE));
+  };
 
   /** Renders everything pending now: in a frame, or when the page must show it at once (paused). */
   function flush() {
@@ -51,17 +61,24 @@ export function createFrame() {
     for (const read of after) read(); // the layout of this render happens here
     const cost = performance.now() - start;
     nextRender = start + Math.min(MAX_GAP_MS, Math.max(BUSY_MS, cost / RENDER_SHARE));
+    renderStart = start;
+    frameEnd.port2.postMessage(null);
   }
 
   /** Asks for a render in the next frame, or once the last render's gap has passed; a hidden page, which gets no frames, renders on a timer. */
   function schedule() {
     if (scheduled) return;
     scheduled = true;
+    waitTurn();
+  }
+
+  /** Renders in the next frame once nextRender has passed (it may move later meanwhile). */
+  function waitTurn() {
     const wait = nextRender - performance.now();
     if (wait <= 0) {
       inNextFrame();
     } else {
-      timer = setTimeout(inNextFrame, wait);
+      timer = setTimeout(waitTurn, wait);
     }
   }
 

@@ -249,11 +249,15 @@ export function createRun({ runner: initial, connect, editor, files, panels, fra
     runs++;
     diagnostics = [];
     stopping = false;
+    // The request goes first: the panels' clearing and the status line's draw (a layout of the
+    // page, several ms) then overlap the program's start. No event of this run can arrive before
+    // this task ends.
+    const { debug = false, breakpoints = [] } = p.options;
+    const started = eng.request("run", { source: p.source, name: p.file, debug, breakpoints });
     panels.runStarting();
     setStatus("running");
     update();
-    const { debug = false, breakpoints = [] } = p.options;
-    eng.request("run", { source: p.source, name: p.file, debug, breakpoints }).then(
+    started.then(
       ({ pid }) => {
         if (p.state !== "starting") return;
         p.state = "running";

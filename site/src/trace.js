@@ -190,7 +190,9 @@ export function createTrace(list, frame, { max }) {
   };
 }
 
+const thousands = new Intl.NumberFormat("en-US");
+
 /** `… 118,204 earlier calls` */
 function earlier(/** @type {number} */ n) {
-  return `… ${n.toLocaleString("en-US")} earlier call${n === 1 ? "" : "s"}`;
+  return `… ${thousands.format(n)} earlier call${n === 1 ? "" : "s"}`;
 }
