@@ -37,9 +37,7 @@ func (b *budget) take(ctx context.Context, n int64) (waited bool, err error) {
 	}
 	for {
 		b.mu.Lock()
-		if b.used == 0 || b.used+n <= b.max {
-			b.used += n
-			b.peak = max(b.peak, b.used)
+		if b.holdLocked(n) {
 			b.mu.Unlock()
 			return waited, nil
 		}
@@ -67,6 +65,11 @@ func (b *budget) tryTake(n int64) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	return b.holdLocked(n)
+}
+
+// holdLocked holds n bytes if they fit, or if nothing else is held.
+func (b *budget) holdLocked(n int64) bool {
 	if b.used == 0 || b.used+n <= b.max {
 		b.used += n
 		b.peak = max(b.peak, b.used)

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,11 +13,9 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/sockstep/sockstep/internal/testnet"
-	"github.com/sockstep/sockstep/site"
 )
 
 // courseCSP is what a course's site might send with the page: the bridge's
@@ -66,14 +63,6 @@ func (c *course) requests() []string {
 // applies to their requests to the bridge.
 func courseBrowser(t *testing.T, sites map[string]*httptest.Server) context.Context {
 	t.Helper()
-	_, statErr := os.Stat(chromiumPath)
-	switch {
-	case statErr == nil && site.Built():
-	case os.Getenv("CI") == "true":
-		t.Fatalf("browser tests need %s and a built page (make build): %v, built=%v", chromiumPath, statErr, site.Built())
-	default:
-		t.Skipf("no %s or no built page (make build)", chromiumPath)
-	}
 	var rules, secure, public []string
 	for name, s := range sites {
 		addr := s.Listener.Addr().(*net.TCPAddr)
@@ -81,42 +70,11 @@ func courseBrowser(t *testing.T, sites map[string]*httptest.Server) context.Cont
 		secure = append(secure, fmt.Sprintf("http://%s:%d", name, addr.Port))
 		public = append(public, fmt.Sprintf("127.0.0.1:%d=public", addr.Port))
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
+	ctx := startBrowser(t, 4*time.Minute,
 		chromedp.Flag("host-resolver-rules", strings.Join(rules, ", ")),
 		chromedp.Flag("unsafely-treat-insecure-origin-as-secure", strings.Join(secure, ",")),
 		chromedp.Flag("ip-address-space-overrides", strings.Join(public, ",")),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 4*time.Minute)
-	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
-	var mu sync.Mutex
-	var console []string
-	chromedp.Listen(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			var args []string
-			for _, a := range e.Args {
-				args = append(args, string(a.Value)+a.Description)
-			}
-			console = append(console, fmt.Sprintf("console.%s: %s", e.Type, strings.Join(args, " ")))
-		case *runtime.EventExceptionThrown:
-			console = append(console, "exception: "+e.ExceptionDetails.Text)
-		}
-	})
-	t.Cleanup(func() {
-		if t.Failed() {
-			mu.Lock()
-			defer mu.Unlock()
-			t.Logf("browser console:\n%s", strings.Join(console, "\n"))
-		}
-	})
 	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank")); err != nil {
 		t.Fatalf("start Chromium: %v", err)
 	}

@@ -29,6 +29,19 @@ const chromiumPath = "/usr/bin/chromium"
 // in CI.
 func browserPage(t *testing.T, tb *testBridge) context.Context {
 	t.Helper()
+	ctx := startBrowser(t, 3*time.Minute)
+	if err := chromedp.Do(ctx, chromedp.Navigate(tb.url())); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	return ctx
+}
+
+// startBrowser starts headless Chromium with opts besides the usual ones,
+// for at most timeout, and logs its console when the test fails. It skips
+// the test on a developer's machine without Chromium or a built page, never
+// in CI.
+func startBrowser(t *testing.T, timeout time.Duration, opts ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	_, statErr := os.Stat(chromiumPath)
 	switch {
 	case statErr == nil && site.Built():
@@ -37,15 +50,15 @@ func browserPage(t *testing.T, tb *testBridge) context.Context {
 	default:
 		t.Skipf("no %s or no built page (make build)", chromiumPath)
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+	opts = append(append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath),
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
 		chromedp.UserDataDir(t.TempDir()),
-	)
+	), opts...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	ctx, cancelTimeout := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelTimeout := context.WithTimeout(ctx, timeout)
 	t.Cleanup(func() { cancelTimeout(); cancelCtx(); cancelAlloc() })
 
 	var mu sync.Mutex
@@ -75,9 +88,6 @@ func browserPage(t *testing.T, tb *testBridge) context.Context {
 			t.Logf("browser console:\n%s", strings.Join(console, "\n"))
 		}
 	})
-	if err := chromedp.Do(ctx, chromedp.Navigate(tb.url())); err != nil {
-		t.Fatalf("open the page: %v", err)
-	}
 	return ctx
 }
 

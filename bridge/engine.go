@@ -91,11 +91,8 @@ func (s *session) startRun(req engine.Request) {
 	case p = <-s.spare:
 	default:
 	}
-	err := errors.New("no spare runner")
-	if p != nil {
-		err = p.Run(prog, handlers)
-	}
-	if err != nil {
+	var err error
+	if p == nil || p.Run(prog, handlers) != nil { // no spare, or it died waiting
 		p, err = runner.Start(s.cfg.runner, prog, handlers)
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -259,12 +260,12 @@ func (b *bridge) originAllowed(r *http.Request) bool {
 	if strings.EqualFold(origin, "http://"+r.Host) { // browsers send both in lower case
 		return true
 	}
-	for _, o := range b.cfg.allowOrigins {
-		if strings.EqualFold(origin, o) {
-			return true
-		}
-	}
-	return false
+	return b.listedOrigin(origin)
+}
+
+// listedOrigin reports whether origin is one listed with --allow-origin.
+func (b *bridge) listedOrigin(origin string) bool {
+	return origin != "" && slices.ContainsFunc(b.cfg.allowOrigins, func(o string) bool { return strings.EqualFold(origin, o) })
 }
 
 // allowCourse lets a page of an origin listed with --allow-origin read the
@@ -276,12 +277,8 @@ func (b *bridge) originAllowed(r *http.Request) bool {
 func (b *bridge) allowCourse(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Add("Vary", "Origin")
-	origin := r.Header.Get("Origin")
-	for _, o := range b.cfg.allowOrigins {
-		if origin != "" && strings.EqualFold(origin, o) {
-			h.Set("Access-Control-Allow-Origin", origin)
-			return
-		}
+	if origin := r.Header.Get("Origin"); b.listedOrigin(origin) {
+		h.Set("Access-Control-Allow-Origin", origin)
 	}
 }
 
