@@ -9,30 +9,17 @@ import (
 // The event loop's calls and UDP's, with the names and signatures of Go's
 // linux syscall package (GOARCH amd64), so the same file runs under `go run`.
 
-// linuxConstants are Go's linux syscall constants for these calls, untyped
-// as there. EPOLLET is -0x80000000 in Go's syscall, as here: it does not
-// fit EpollEvent.Events without a conversion, natively or not.
+// linuxConstants are Go's linux syscall constants for these calls that the
+// wire's name lists (exported beside them) do not hold, untyped as there.
+// EPOLLET is -0x80000000 in Go's syscall, as here (overriding the wire's bit
+// 1<<31): it does not fit EpollEvent.Events without a conversion, natively
+// or not.
 var linuxConstants = map[string]int64{
-	"IPPROTO_UDP":   17,
+	"IPPROTO_UDP":   wire.ProtoUDP,
 	"O_NONBLOCK":    wire.O_NONBLOCK,
 	"O_RDWR":        wire.O_RDWR,
-	"F_GETFL":       3,
-	"F_SETFL":       4,
 	"EPOLL_CLOEXEC": wire.EpollCloexec,
-	"EPOLL_CTL_ADD": 1,
-	"EPOLL_CTL_DEL": 2,
-	"EPOLL_CTL_MOD": 3,
-	"EPOLLIN":       0x1,
-	"EPOLLPRI":      0x2,
-	"EPOLLOUT":      0x4,
-	"EPOLLERR":      0x8,
-	"EPOLLHUP":      0x10,
-	"EPOLLRDHUP":    0x2000,
-	"EPOLLONESHOT":  0x40000000,
 	"EPOLLET":       -0x80000000,
-	"MSG_PEEK":      0x2,
-	"MSG_TRUNC":     0x20,
-	"MSG_DONTWAIT":  0x40,
 }
 
 // EpollEvent is Go's syscall.EpollEvent on linux/amd64: the events, and the

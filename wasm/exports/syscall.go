@@ -36,7 +36,8 @@ func Syscall(call Perform) interp.Exports {
 	m["Sockaddr"] = reflect.ValueOf((*syscall.Sockaddr)(nil))
 	m["SockaddrInet4"] = reflect.ValueOf((*syscall.SockaddrInet4)(nil))
 	m["SockaddrInet6"] = reflect.ValueOf((*syscall.SockaddrInet6)(nil))
-	constants := [][]wire.Name{wire.Families, wire.Types, wire.SockFlags, wire.Levels, wire.Shutdowns}
+	constants := [][]wire.Name{wire.Families, wire.Types, wire.SockFlags, wire.Levels, wire.Shutdowns,
+		wire.FcntlCmds, wire.EpollCtls, wire.EpollBits, wire.MsgFlags}
 	for _, opts := range wire.Options {
 		constants = append(constants, opts)
 	}
@@ -47,7 +48,7 @@ func Syscall(call Perform) interp.Exports {
 		}
 	}
 	m["SOMAXCONN"] = reflect.ValueOf(constant.MakeInt64(somaxconn))
-	for name, v := range linuxConstants {
+	for name, v := range linuxConstants { // after the lists: EPOLLET is Go's, not the wire's
 		m[name] = reflect.ValueOf(constant.MakeInt64(v))
 	}
 	m["EpollEvent"] = reflect.ValueOf((*EpollEvent)(nil))
@@ -88,12 +89,9 @@ func Syscall(call Perform) interp.Exports {
 // somaxconn is Linux's SOMAXCONN as Go's linux syscall has it.
 const somaxconn = 128
 
-// Linux's protocol numbers a socket accepts.
-const (
-	protoDefault = 0
-	protoTCP     = 6
-	protoUDP     = 17
-)
+// protoDefault is the protocol number that lets the family pick one for
+// the type; wire.ProtoTCP and wire.ProtoUDP are the others a socket accepts.
+const protoDefault = 0
 
 type sys struct{ call Perform }
 
@@ -135,7 +133,7 @@ func (s sys) Socket(domain, typ, proto int) (fd int, err error) {
 	if kind == "" {
 		return -1, syscall.Errno(errnoLinux("ESOCKTNOSUPPORT"))
 	}
-	if proto != protoDefault && proto != protoTCP && proto != protoUDP {
+	if proto != protoDefault && proto != wire.ProtoTCP && proto != wire.ProtoUDP {
 		return -1, syscall.Errno(errnoLinux("EPROTONOSUPPORT"))
 	}
 	res, err := s.do(&wire.Call{Op: wire.OpSocket, Family: family, Type: kind, Proto: proto, Value: flags})
