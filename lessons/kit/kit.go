@@ -196,7 +196,7 @@ func (c *C) HasTrace() bool { return c.target.Trace != nil }
 // calls the checker's own clients caused.
 func (c *C) TraceStep(name string, f func(Trace) error) {
 	if !c.HasTrace() {
-		c.report(Step{Name: name, OK: true, Skipped: true, Message: NoTrace})
+		c.Skip(name, NoTrace)
 		return
 	}
 	c.Step(name, "", func() error {

@@ -38,12 +38,8 @@ func (c *C) Signal(sig syscall.Signal) (who string, err error) {
 	if p := c.target.Process; p != nil {
 		return "the program", p.Signal(sig)
 	}
-	s, found, err := Listening(c.Host(), c.PortNumber())
-	if err != nil || !found || s.Inode == 0 {
-		return "", errNoProcess
-	}
-	pid, name, err := ownerOf(s.Inode)
-	if err != nil || pid == os.Getpid() {
+	pid, name, ok := c.owner()
+	if !ok {
 		return "", errNoProcess
 	}
 	if err := syscall.Kill(pid, sig); err != nil {
@@ -60,12 +56,23 @@ func (c *C) CanSignal() bool {
 	if c.target.Process != nil {
 		return true
 	}
+	_, _, ok := c.owner()
+	return ok
+}
+
+// owner is the process, other than the checker's own, that holds the
+// socket listening on the address under test, found natively in the
+// kernel's table of sockets and /proc; ok is false when there is none.
+func (c *C) owner() (pid int, name string, ok bool) {
 	s, found, err := Listening(c.Host(), c.PortNumber())
 	if err != nil || !found || s.Inode == 0 {
-		return false
+		return 0, "", false
 	}
-	pid, _, err := ownerOf(s.Inode)
-	return err == nil && pid != os.Getpid()
+	pid, name, err = ownerOf(s.Inode)
+	if err != nil || pid == os.Getpid() {
+		return 0, "", false
+	}
+	return pid, name, true
 }
 
 // WaitEnded waits, for at most wait, for the program that Signal signalled
