@@ -134,7 +134,6 @@ const run = createRun({
       output.clear();
       trace.clear();
       editor.clearDiagnostics();
-      runDiagnostics = [];
     },
     paused(ev) {
       debug.onPaused(ev);
@@ -150,7 +149,6 @@ const run = createRun({
       scope.update();
     },
     diagnostic(d, all, file) {
-      runDiagnostics = all;
       if (scope.own()) editor.showDiagnostics(all);
       const where = d.column ? `${file}:${d.line}:${d.column}` : `${file}:${d.line}`;
       output.say(`${where}: ${d.kind === "panic" ? "panic: " : ""}${d.message}`, "error", () => editor.goTo(d.line, d.column));
@@ -163,8 +161,6 @@ const run = createRun({
   },
 });
 
-/** The last run's diagnostics, shown in the editor while it holds the run's file. */
-let runDiagnostics = /** @type {import("./engine").DiagnosticEvent[]} */ ([]);
 const scope = createScope({
   layout: byId("layout"),
   parts: ["variables", "goroutines", "history", "lanes", "output", "trace"].map(el).concat(byId("sockets-empty")),
@@ -172,7 +168,8 @@ const scope = createScope({
   paused: () => debug.paused,
   onChange(own) {
     debug.ownChanged();
-    if (own) editor.showDiagnostics(runDiagnostics);
+    // The last run's diagnostics, shown in the editor while it holds the run's file.
+    if (own) editor.showDiagnostics(run.diagnostics());
     else editor.clearDiagnostics();
   },
 });

@@ -435,6 +435,9 @@ export function createRun({ runner: initial, connect, editor, files, panels, fra
       return engine.request("client", args);
     },
 
+    /** The last run's diagnostics (reset when a run starts). */
+    diagnostics: () => diagnostics,
+
     /** What runs (or is queued, or ran last), for Check: see lessons.js. */
     program() {
       const p = queued ?? current;

@@ -7,6 +7,8 @@
 // its own again. The clients panel and the clients' sockets are the bridge session's, shared by
 // every file: they stay.
 
+import { PLAYGROUND_FILE } from "./entries.js";
+
 /**
  * @param {object} o
  * @param {HTMLElement} o.layout  .layout: data-elsewhere names the run's file while it is not the editor's
@@ -62,7 +64,7 @@ export function createScope({ layout, parts, run, paused, onChange }) {
 
 /** "the playground", "lesson 02-binding", "shared program 3" */
 export function describe(/** @type {string} */ file) {
-  if (file === "main.go") return "the playground";
+  if (file === PLAYGROUND_FILE) return "the playground";
   const lesson = /^lessons\/([^/]+)\/main\.go$/.exec(file);
   if (lesson) return `lesson ${lesson[1]}`;
   const shared = /^shared\/(\d+)\/main\.go$/.exec(file);
