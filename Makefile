@@ -38,9 +38,11 @@ test: build
 ## For that reason bridge's TestEventLoopAndDatagramsRelayed, which runs the engine in the test
 ## process (the in-page runner's path), and TestLessonFlowInThePlayground, whose runners are this
 ## race-built test binary (the detector's exit status 66 fails lesson 15's "exits 0" step), are
-## left to the plain run too.
+## left to the plain run too; so are runner's tests that interpret a program (in a runner child, the
+## race-built test binary, or in the test itself): only its sink and sweep run under the detector.
 race:
-	$(GO) test -race -count=1 -skip 'Browser|TestMemoryGoesBackWhenAPageEnds|TestSoak|TestEventLoopAndDatagramsRelayed|TestLessonFlowInThePlayground' ./native/... ./wasm/relay ./runner ./bridge
+	$(GO) test -race -count=1 -skip 'Browser|TestMemoryGoesBackWhenAPageEnds|TestSoak|TestEventLoopAndDatagramsRelayed|TestLessonFlowInThePlayground' ./native/... ./wasm/relay ./bridge
+	$(GO) test -race -count=1 -run 'Sink|Sweep' ./runner
 
 ## fuzz: a short fuzz run of each target beyond its seed corpus (go fuzzes one target per run).
 ## Counted in inputs, not seconds: a time limit that ends during a slow input fails the run with
