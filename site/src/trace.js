@@ -11,6 +11,13 @@
 
 import { followTail } from "./frame.js";
 
+/**
+ * While the engine leaves calls out, a render draws at most this many of the newest: each new
+ * entry costs the main thread about 70 µs of style and layout, and drawing all that arrived in a
+ * flood's render (hundreds) took 300-500 ms of it on two cores, from the program it traces.
+ */
+const FLOOD_DRAWN = 32;
+
 /** @typedef {import("./frame.js").Frame} Frame */
 
 /**
@@ -47,6 +54,8 @@ export function createTrace(list, frame, { max }) {
   let calls = 0;
   /** Calls the engine left out since the last call: the next call's gap. */
   let skipped = 0;
+  /** The engine left calls out since the last render: a flood, whose newest calls alone are drawn. */
+  let flooding = false;
   /** Some drawn entries are marked as after a past stop. */
   let marked = false;
 
@@ -94,7 +103,9 @@ export function createTrace(list, frame, { max }) {
     for (const e of changed) update(e);
     changed.clear();
     if (!fresh.length) return;
-    const adding = fresh.length > max ? fresh.slice(fresh.length - max) : fresh;
+    const limit = flooding ? Math.min(max, FLOOD_DRAWN) : max;
+    flooding = false;
+    const adding = fresh.length > limit ? fresh.slice(fresh.length - limit) : fresh;
     adding[0].gap += drop(fresh.slice(0, fresh.length - adding.length));
     fresh = [];
     const removing = Math.max(0, drawn.length + adding.length - max);
@@ -149,6 +160,7 @@ export function createTrace(list, frame, { max }) {
     /** The engine left out this many calls (with their results) before the next one. */
     skipped(/** @type {number} */ n) {
       skipped += n;
+      flooding = true;
       calls += n;
     },
 
@@ -185,6 +197,7 @@ export function createTrace(list, frame, { max }) {
       fresh = [];
       calls = 0;
       skipped = 0;
+      flooding = false;
       marked = false;
     },
   };
