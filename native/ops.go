@@ -147,8 +147,8 @@ func (s *Session) read(ctx context.Context, sk *sock, size int, into []byte, r *
 		var n int
 		if len(into) >= size {
 			// The caller's own buffer, in the same process: no copy.
-			for n, err = unix.Read(fd, into[:size]); err == unix.EINTR; {
-				n, err = unix.Read(fd, into[:size])
+			for n, err = readNow(fd, into[:size]); err == unix.EINTR; {
+				n, err = readNow(fd, into[:size])
 			}
 			if err == nil {
 				data = into[:n]
@@ -157,8 +157,8 @@ func (s *Session) read(ctx context.Context, sk *sock, size int, into []byte, r *
 		}
 		buf := s.readBuffers.Get().(*[]byte)
 		defer s.readBuffers.Put(buf)
-		for n, err = unix.Read(fd, (*buf)[:size]); err == unix.EINTR; {
-			n, err = unix.Read(fd, (*buf)[:size])
+		for n, err = readNow(fd, (*buf)[:size]); err == unix.EINTR; {
+			n, err = readNow(fd, (*buf)[:size])
 		}
 		if err == nil {
 			data = append(make([]byte, 0, n), (*buf)[:n]...)
@@ -187,7 +187,7 @@ func newReadBuffer() any {
 // next write meets the error. On a non-blocking socket it writes what fits
 // at once: EAGAIN if nothing does.
 func write(ctx context.Context, sk *sock, data []byte, r *wire.Result) error {
-	return send(ctx, sk, sk.nonblock.Load(), data, r, unix.Write)
+	return send(ctx, sk, sk.nonblock.Load(), data, r, writeNow)
 }
 
 // send is write with its own system call, and once set when the call must

@@ -64,3 +64,9 @@ var epollOps = map[string]int{"EPOLL_CTL_ADD": 1, "EPOLL_CTL_DEL": 2, "EPOLL_CTL
 // sendFlags are added to every send: SO_NOSIGPIPE, set on every socket,
 // already turns SIGPIPE into EPIPE.
 const sendFlags = 0
+
+// readNow and writeNow read and write a socket of the session, which is
+// non-blocking.
+func readNow(fd int, p []byte) (int, error) { return unix.Read(fd, p) }
+
+func writeNow(fd int, p []byte) (int, error) { return unix.Write(fd, p) }
