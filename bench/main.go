@@ -156,10 +156,8 @@ func measure(ctx context.Context, o options) (*table, error) {
 			}
 		}
 	}
-	native, err := measureNative(ctx, o)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	native, inProcess, nativeErrs := measureNative(ctx, o)
+	errs = append(errs, nativeErrs...)
 	host, page := fig["host"], fig["page"]
 
 	listen := latencyRow(row{name: fmt.Sprintf("run → listening (median of %d)", o.runs)}, host.toListen, page.toListen, 50*time.Millisecond)
@@ -168,14 +166,16 @@ func measure(ctx context.Context, o options) (*table, error) {
 	}
 	t.add(listen)
 	echo1 := rateRow(row{name: "echo 64 B ping-pong, 1 client"}, host.one, page.one, native.one, perSec, 0.40)
-	echo1.note = perRunner(host.oneNote, page.oneNote)
+	echo1.note = withNative(perRunner(host.oneNote, page.oneNote), native.oneNote, inProcess.one, host.one, perSec)
 	t.add(echo1)
 	echo32 := rateRow(row{name: "echo 64 B ping-pong, 32 clients"}, host.many, page.many, native.many, perSec, 0.40)
-	echo32.note = perRunner(host.manyNote, page.manyNote)
+	echo32.note = withNative(perRunner(host.manyNote, page.manyNote), native.manyNote, inProcess.many, host.many, perSec)
 	t.add(echo32)
-	t.add(rateRow(row{name: "bulk echo, 64 KiB writes, 1 client"}, host.bulk, page.bulk, native.bulk, mbPerSec, 0.30))
+	bulkRow := rateRow(row{name: "bulk echo, 64 KiB writes, 1 client"}, host.bulk, page.bulk, native.bulk, mbPerSec, 0.30)
+	bulkRow.note = withNative("", "", inProcess.bulk, host.bulk, mbPerSec)
+	t.add(bulkRow)
 	conn := rateRow(row{name: "connection per request: dial, 64 B, close"}, host.perRequest, page.perRequest, native.perRequest, perSec, 0.25)
-	conn.note = perRunner(host.perRequestNote, page.perRequestNote)
+	conn.note = withNative(perRunner(host.perRequestNote, page.perRequestNote), native.perRequestNote, inProcess.perRequest, host.perRequest, perSec)
 	t.add(conn)
 	if s := page.batching; s != nil {
 		t.add(row{name: "batching, 32 clients (records per frame)", page: fmt.Sprintf("in %.2f, out %.2f", s.callsPerFrame(), s.recordsPerFrame()), note: fmt.Sprintf("in-page: %d calls in %d frames; %d records out in %d frames", s.calls, s.framesIn, s.records, s.framesOut)})
@@ -313,6 +313,32 @@ func perRunner(host, page string) string {
 		return strings.Join(lines, "")
 	}
 	return "\n    " + strings.Join(lines, "\n    ")
+}
+
+// withNative adds to a rate row's note a line on native Go: what the
+// compiled program's process spent (cpu), and the rate of Go's net server in
+// the bench's own process, with the host runner's share of it.
+func withNative(note, cpu string, inProcess, host float64, format func(float64) string) string {
+	line := cpu
+	if inProcess > 0 {
+		if line != "" {
+			line += "; "
+		}
+		line += "Go's net server in the bench's own process: " + format(inProcess)
+		if host > 0 {
+			line += " (the host runner " + pct(host/inProcess) + " of it)"
+		}
+	}
+	if line == "" {
+		return note
+	}
+	if note == "" {
+		return "native: " + line
+	}
+	if !strings.HasPrefix(note, "\n") {
+		note = "\n    " + note
+	}
+	return note + "\n    native: " + line
 }
 
 // memoryPerSession compares a fresh bridge's resident memory with none and

@@ -184,28 +184,6 @@ func measureRunner(ctx context.Context, o options, p *page, b *bridgeProc, runne
 	return f, p.stop()
 }
 
-// measureNative takes the echo figures of a compiled Go echo server.
-func measureNative(ctx context.Context, o options) (*figures, error) {
-	progress("native: echo with 1 and 32 clients, bulk, and a connection per request, %s each", o.duration)
-	f := &figures{}
-	native, err := startNativeEcho()
-	if err != nil {
-		return f, err
-	}
-	defer native.close()
-	if f.one, err = pingPong(ctx, native.addr(), 1, o.duration); err != nil {
-		return f, err
-	}
-	if f.many, err = pingPong(ctx, native.addr(), 32, o.duration); err != nil {
-		return f, err
-	}
-	if f.bulk, err = bulk(ctx, native.addr(), o.duration); err != nil {
-		return f, err
-	}
-	_, f.perRequest, err = perRequest(ctx, native.addr(), o.duration)
-	return f, err
-}
-
 // stopListening presses Stop and waits until the program's socket has left
 // LISTEN.
 func stopListening(p *page, port int) error {

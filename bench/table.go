@@ -28,7 +28,7 @@ func (t *table) add(r row) { t.rows = append(t.rows, r) }
 // print writes the table as aligned plain text, fit for a terminal and for
 // a README code block.
 func (t *table) print(w io.Writer) {
-	cols := [][]string{{"figure", "host runner", "in-page runner", "native", "host/native", "target", ""}}
+	cols := [][]string{{"figure", "host runner", "in-page runner", "native (go build)", "host/native", "target", ""}}
 	for _, r := range t.rows {
 		verdict := ""
 		if r.target != "" {
