@@ -88,8 +88,10 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 	start := time.Now()
 	r := &wire.Result{ID: c.ID}
 	if s.begin() {
-		ctx, cancel := context.WithCancel(ctx)
-		stop := context.AfterFunc(s.done, cancel)
+		// A call waiting on a socket is woken by Close, which stops every
+		// socket; the waits that are not on one (the cap's, a service's
+		// lookup) watch s.done themselves. A context per call that ends
+		// with the session cost every call, most of which never wait.
 		err := s.wait(ctx)
 		if err == nil {
 			err = s.do(ctx, c, r)
@@ -97,8 +99,6 @@ func (s *Session) Do(ctx context.Context, c *wire.Call) (*wire.Result, error) {
 		if err == nil && (c.Op == wire.OpBind || c.Op == wire.OpConnect || c.Op == wire.OpListen) {
 			s.notePort(c.FD)
 		}
-		stop()
-		cancel()
 		s.calls.Done()
 		setErr(r, err)
 	} else {
@@ -250,6 +250,9 @@ func (s *Session) do(ctx context.Context, c *wire.Call, r *wire.Result) error {
 	case wire.OpEpollCreate:
 		return s.epollCreate(r)
 	case wire.OpLookupPort:
+		ctx, cancel := context.WithCancel(ctx)
+		defer context.AfterFunc(s.done, cancel)()
+		defer cancel()
 		port, err := net.DefaultResolver.LookupPort(ctx, c.Net, c.Name)
 		if err != nil {
 			// Not a kernel error, but the worker rebuilds an errno: the

@@ -123,16 +123,26 @@ func (sk *sock) enqueue(mode int) (*waiter, error) {
 	if sk.stopped {
 		return nil, sk.why
 	}
-	w := &waiter{sk: sk, mode: mode, turn: make(chan struct{}), left: make(chan struct{})}
+	w := &waiter{sk: sk, mode: mode, left: make(chan struct{})}
 	t := &sk.turns[mode]
 	if t.active == nil {
 		t.active = w
-		close(w.turn)
+		w.turn = yourTurn
 	} else {
+		w.turn = make(chan struct{})
 		t.queue = append(t.queue, w)
 	}
 	return w, nil
 }
+
+// yourTurn is the turn of a call that became active at once (the usual
+// case: one reader and one writer a socket), closed already; only a queued
+// call needs a channel of its own, closed when its turn comes.
+var yourTurn = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // leave takes w out of its queue, or, if it is active, hands the poller to
 // the next call in the queue. It reports whether w was still queued.

@@ -20,7 +20,7 @@ func newLimiter(perSecond, burst int) *rate.Limiter {
 }
 
 // wait delays a call over the policy's calls-per-second cap. A call whose
-// context ends while it waits gives its token back, so a cancelled backlog
+// context or session ends while it waits gives its token back, so a cancelled backlog
 // does not slow the calls after it.
 func (s *Session) wait(ctx context.Context) error {
 	if s.limit == nil {
@@ -39,7 +39,8 @@ func (s *Session) wait(ctx context.Context) error {
 	case <-timer.C:
 		return nil
 	case <-ctx.Done():
-		r.CancelAt(time.Now())
-		return unix.ECANCELED
+	case <-s.done.Done():
 	}
+	r.CancelAt(time.Now())
+	return unix.ECANCELED
 }
