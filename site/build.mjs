@@ -1,17 +1,22 @@
-// Builds the page into dist/: index.html, boot-HASH.js, main-HASH.js, the
-// chunks they share or load later (chunk-HASH.js), worker-HASH.js and
-// styles-HASH.css. The Makefile adds wasm_exec.js (Go's, copied from
-// $(go env GOROOT)/lib/wasm) and engine.wasm afterwards; neither is hashed
-// because worker.js and the page load them by those names.
+// Builds the page into dist/: index.html (the styles inline), main-HASH.js,
+// the chunks it loads first or later (chunk-HASH.js) and worker-HASH.js. The
+// Makefile adds wasm_exec.js (Go's, copied from $(go env GOROOT)/lib/wasm) and
+// engine.wasm afterwards; neither is hashed because worker.js and the page load
+// them by those names.
 //
 // The page has two entry points: boot.js, small, which starts the engine's
 // connection, the first reads of the workspace and the lessons' fetch as soon
 // as it is in, and main.js (the editor, the panels), which the browser fetches
-// and compiles meanwhile. What they import is in chunks that index.html
-// preloads, CodeMirror's view and state in chunks of their own (compiled in
-// parallel); what the page needs only once it is ready (Go's syntax and the
+// and compiles meanwhile. main.js imports boot.js, so boot's code is in a chunk
+// the two share, which index.html loads as its first script. CodeMirror, which
+// main.js shares with what it loads later, is in one chunk that index.html
+// preloads; what the page needs only once it is ready (Go's syntax and the
 // editor's helps, editor-later.js; marked, for lesson text) is in chunks
-// loaded then.
+// loaded then. In a fresh profile each file the page waits for is a request
+// the browser is slow to make, whatever its size: so the styles are in
+// index.html, boot's own entry file (it only re-exports its chunk) is not
+// loaded at all, and CodeMirror's packages are not split into chunks of their
+// own (which made page ready slower, not faster, on two cores).
 //
 //   node build.mjs           build once, minified
 //   node build.mjs --watch   rebuild on change (not minified)
@@ -79,22 +84,9 @@ async function buildOnce() {
   const bootEntry = path.join(src, "boot.js");
   const mainEntry = path.join(src, "main.js");
   const cssEntry = path.join(src, "styles.css");
-  // Entry points of their own for CodeMirror's largest packages, never loaded themselves: they
-  // make esbuild put each package in a chunk of its own, which the browser then compiles in
-  // parallel with the others, rather than all in one long compile that main.js waits for.
-  const splits = { "split-state": "@codemirror/state", "split-view": "@codemirror/view" };
   const page = await esbuild.build({
     ...common,
-    entryPoints: [bootEntry, mainEntry, cssEntry, ...Object.entries(splits).map(([out, pkg]) => ({ in: `split:${pkg}`, out }))],
-    plugins: [
-      {
-        name: "split",
-        setup(b) {
-          b.onResolve({ filter: /^split:/ }, (a) => ({ path: a.path.slice("split:".length), namespace: "split" }));
-          b.onLoad({ filter: /.*/, namespace: "split" }, (a) => ({ contents: `export * from ${JSON.stringify(a.path)};`, resolveDir: src }));
-        },
-      },
-    ],
+    entryPoints: [bootEntry, mainEntry, cssEntry],
     format: "esm",
     splitting: true,
     chunkNames: "chunk-[hash]",
@@ -102,29 +94,33 @@ async function buildOnce() {
     loader: { ".go": "text" },
     define: { WORKER_URL: JSON.stringify(workerFile) },
   });
-  // The split entries' own outputs only re-export their chunk: nothing loads them.
-  for (const out of Object.keys(splits)) {
-    for (const file of Object.keys(page.metafile.outputs)) {
-      if (path.basename(file).startsWith(`${out}-`)) {
-        await rm(path.resolve(here, file));
-        delete page.metafile.outputs[file];
-      }
-    }
-  }
   const bootFile = outputOf(page, bootEntry);
   const mainFile = outputOf(page, mainEntry);
   const cssFile = outputOf(page, cssEntry);
-  // Every chunk the two entries import, fetched at once rather than once each importer is in.
-  const shared = new Set([...staticImports(page, bootFile), ...staticImports(page, mainFile)]);
-  shared.delete(bootFile);
+  // boot.js's code is in the one chunk its entry file re-exports (main.js imports boot.js): the
+  // page loads that chunk as its first script, the very module main.js then imports.
+  const bootKey = path.relative(here, path.join(dist, bootFile));
+  const bootImports = page.metafile.outputs[bootKey].imports.filter((i) => i.kind === "import-statement");
+  if (Object.keys(page.metafile.outputs[bootKey].inputs).length > 0 || bootImports.length !== 1) {
+    throw new Error(`build: ${bootFile} has code of its own; boot.js should be only in a chunk main.js shares`);
+  }
+  const bootScript = path.relative(dist, path.resolve(here, bootImports[0].path));
+  await rm(path.join(dist, bootFile));
+  delete page.metafile.outputs[bootKey];
+  // Every other chunk main.js imports, fetched at once rather than once each importer is in.
+  const shared = staticImports(page, mainFile);
   shared.delete(mainFile);
+  shared.delete(bootScript);
   const preloads = [...shared].map((f) => `<link rel="modulepreload" href="${f}">`).join("\n");
+  // The styles go in index.html itself (the bridge's CSP allows inline styles).
+  const css = (await readFile(path.join(dist, cssFile), "utf8")).trim();
+  await rm(path.join(dist, cssFile));
 
   const html = (await readFile(path.join(src, "index.html"), "utf8"))
     .replaceAll("{{preloads}}", preloads)
-    .replaceAll("{{boot.js}}", bootFile)
+    .replaceAll("{{boot.js}}", bootScript)
     .replaceAll("{{main.js}}", mainFile)
-    .replaceAll("{{styles.css}}", cssFile);
+    .replace("{{styles.css}}", () => css);
   await writeFile(path.join(dist, "index.html"), html);
 
   const files = [
@@ -133,7 +129,6 @@ async function buildOnce() {
       .filter((f) => f.endsWith(".js"))
       .sort(),
     workerFile,
-    cssFile,
     "index.html",
   ];
   for (const f of files) {
