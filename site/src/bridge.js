@@ -47,7 +47,9 @@ export function bridgeAddress() {
     history.replaceState(history.state, "", location.pathname + (query ? `?${query}` : "") + location.hash);
   }
   const linked = fromFragment();
-  remote = linked === undefined ? stored() : linked;
+  // A token in the query is the bridge's own link, which serves the page itself: no hosted page's
+  // bridge to look up (a first read of sessionStorage waits for the browser's answer).
+  remote = linked !== undefined ? linked : token !== null ? null : stored();
   hosted = remote !== null || badLink !== "" || !isLoopback(location.hostname);
   if (linked !== undefined) store(linked);
   if (hosted) routeAPI();
