@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/sockstep/sockstep/native"
 	"github.com/sockstep/sockstep/native/wire"
 	"github.com/sockstep/sockstep/wasm/engine"
@@ -33,8 +35,14 @@ func Main() int {
 	if wd, err := os.Getwd(); err == nil && strings.HasPrefix(filepath.Base(wd), workDirPrefix) {
 		os.Remove(wd) // empty, and ours alone
 	}
-	if !readable(controlFD) { // a spare, started before its program was known
-		warmUp()
+	r := newProcess(control)
+	if !readable(controlFD) {
+		// A spare, started before its program was known, makes the
+		// program's interpreter while it waits (on failure, the run makes
+		// its own). That was a third of Run → listening; a warm-up program
+		// run before it, as spares did, took so long (20-75 ms) that a Run
+		// pressed soon after the last one waited for it.
+		r.engine.Prepare()
 	}
 	in := bufio.NewReader(control)
 	var first toRunner
@@ -47,7 +55,7 @@ func Main() int {
 		fmt.Fprintln(os.Stderr, "sockstep runner:", err)
 		return 2
 	}
-	r := newProcess(control, st)
+	r.begin(st)
 	go r.serve(in)
 	return r.run()
 }
@@ -61,17 +69,26 @@ type process struct {
 	out     *sink
 	watch   *watcher
 
-	mu    sync.Mutex // serializes whole lines on the control socket
-	w     *bufio.Writer
-	ended string // the engine's exit status
+	control net.Conn
+	mu      sync.Mutex // serializes whole lines on the control socket
+	w       *bufio.Writer
+	ended   string // the engine's exit status
 }
 
-func newProcess(control net.Conn, st *Program) *process {
-	p := &process{start: st, session: native.NewSession(st.Policy), w: bufio.NewWriterSize(control, 64<<10)}
-	p.out = newSink(p.writeLine, func() bool { return unsent(control) == 0 })
-	p.watch = newWatcher(p.session, func(o *Own) { p.writeLine(line(fromRunner{Own: o})) })
+// newProcess makes the process's engine, which a spare prepares before its
+// program is known; begin gives it the program's session.
+func newProcess(control net.Conn) *process {
+	p := &process{control: control, w: bufio.NewWriterSize(control, 64<<10)}
 	p.engine = engine.New(p.call, p.emit)
 	return p
+}
+
+// begin readies the process for st: its session, and what reports to the
+// bridge.
+func (p *process) begin(st *Program) {
+	p.start, p.session = st, native.NewSession(st.Policy)
+	p.out = newSink(p.writeLine, func() bool { return unsent(p.control) == 0 })
+	p.watch = newWatcher(p.session, func(o *Own) { p.writeLine(line(fromRunner{Own: o})) })
 }
 
 // call performs one of the program's calls on its own session.
@@ -212,4 +229,12 @@ func processName(file string) string {
 		name = name[:15]
 	}
 	return name
+}
+
+// readable reports whether fd has input waiting, without waiting for any:
+// a runner started for a program at once (no spare) finds it there.
+func readable(fd int) bool {
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0
 }

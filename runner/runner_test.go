@@ -38,6 +38,17 @@ type run struct {
 
 func startRunner(t *testing.T, source string, change func(*Program)) *run {
 	t.Helper()
+	return startRunnerIn(t, false, source, change)
+}
+
+// spareReady is how long a test gives a spare to make its interpreter
+// before handing it the program.
+const spareReady = 500 * time.Millisecond
+
+// startRunnerIn starts source in a runner of its own, or, with spare, in a
+// spare runner that made its interpreter before the program was known.
+func startRunnerIn(t *testing.T, spare bool, source string, change func(*Program)) *run {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -47,7 +58,8 @@ func startRunner(t *testing.T, source string, change func(*Program)) *run {
 		change(prog)
 	}
 	r := &run{t: t}
-	r.p, err = Start(Config{Command: []string{exe, "runner"}, Grace: testGrace, MemoryFlag: "--max-memory"}, prog, Handlers{
+	cfg := Config{Command: []string{exe, "runner"}, Grace: testGrace, MemoryFlag: "--max-memory"}
+	handlers := Handlers{
 		Events: func(b []byte) {
 			var evs []map[string]any
 			if err := json.Unmarshal(b, &evs); err != nil {
@@ -59,7 +71,15 @@ func startRunner(t *testing.T, source string, change func(*Program)) *run {
 		},
 		Own:  func(o *Own) { r.mu.Lock(); r.own = append(r.own, o); r.mu.Unlock() },
 		Exit: func(*Process, string) {},
-	})
+	}
+	if spare {
+		if r.p, err = Spawn(cfg); err == nil {
+			time.Sleep(spareReady)
+			err = r.p.Run(prog, handlers)
+		}
+	} else {
+		r.p, err = Start(cfg, prog, handlers)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,19 +129,25 @@ func TestProgramEndsAsAProcess(t *testing.T) {
 		{"recurses", `fmt.Println("hi"); var f func(int) int; f = func(n int) int { return f(n+1) + 1 }; f(0)`, "your program recursed too deeply"},
 		{"allocates 4 GB", `fmt.Println("hi"); b := make([]byte, 4<<30); b[1<<30] = 1; fmt.Println(len(b))`, "all the memory a run may have (256 MiB; start the bridge with --max-memory"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if raceEnabled && strings.Contains(tc.name, "allocates") {
-				t.Skip("a race-detector build runs without the memory cap")
+		for _, spare := range []bool{false, true} {
+			name := tc.name
+			if spare {
+				name += " in a spare"
 			}
-			r := startRunner(t, "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n\nvar _ = os.Exit\nvar _ = time.Sleep\n\nfunc main() {\n\t"+tc.body+"\n}\n", nil)
-			got := r.status()
-			if tc.status == "" && got != "" || !strings.HasPrefix(got, tc.status) && !strings.Contains(got, tc.status) {
-				t.Errorf("status %q; want %q", got, tc.status)
-			}
-			if out := r.output(); !strings.HasPrefix(out, "hi\n") {
-				t.Errorf("output %q; want hi", out)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				if raceEnabled && strings.Contains(tc.name, "allocates") {
+					t.Skip("a race-detector build runs without the memory cap")
+				}
+				r := startRunnerIn(t, spare, "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"time\"\n)\n\nvar _ = os.Exit\nvar _ = time.Sleep\n\nfunc main() {\n\t"+tc.body+"\n}\n", nil)
+				got := r.status()
+				if tc.status == "" && got != "" || !strings.HasPrefix(got, tc.status) && !strings.Contains(got, tc.status) {
+					t.Errorf("status %q; want %q", got, tc.status)
+				}
+				if out := r.output(); !strings.HasPrefix(out, "hi\n") {
+					t.Errorf("output %q; want hi", out)
+				}
+			})
+		}
 	}
 }
 
@@ -196,7 +222,12 @@ func main() {
 }
 
 func TestControlSteersTheProgram(t *testing.T) {
-	r := startRunner(t, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tx++\n\tfmt.Println(x)\n}\n", func(p *Program) { p.Debug = true })
+	t.Run("in a runner of its own", func(t *testing.T) { controlSteers(t, false) })
+	t.Run("in a spare", func(t *testing.T) { controlSteers(t, true) })
+}
+
+func controlSteers(t *testing.T, spare bool) {
+	r := startRunnerIn(t, spare, "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tx++\n\tfmt.Println(x)\n}\n", func(p *Program) { p.Debug = true })
 	waitFor := func(typ string) map[string]any {
 		deadline := time.Now().Add(10 * time.Second)
 		for time.Now().Before(deadline) {

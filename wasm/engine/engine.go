@@ -62,6 +62,38 @@ type Engine struct {
 	ids     atomic.Uint64 // numbers call events, so the page pairs them with results
 	running atomic.Bool
 	stepper atomic.Pointer[stepper.Stepper] // the running program's
+	ahead   *ahead                          // the next run's interpreter, made by Prepare
+}
+
+// ahead is an interpreter made before its program is known, with the run
+// and the stepper it is bound to.
+type ahead struct {
+	r *run
+	s *stepper.Stepper
+	i *interp.Interpreter
+}
+
+// Prepare makes the next run's interpreter now, for a runner waiting for its
+// program: the packages' symbols and the stepper's hooks, about a third of
+// what a program takes from Run to its first call (yaegi compiles the
+// generic parts of the standard library into every interpreter). The next
+// RunWith that is not Plain compiles its program there. It must not be
+// called while a program runs.
+func (e *Engine) Prepare() error {
+	r := e.newRun()
+	s := stepper.Ahead()
+	i, err := r.interpreter(s)
+	if err != nil {
+		return err
+	}
+	e.ahead = &ahead{r: r, s: s, i: i}
+	return nil
+}
+
+func (e *Engine) newRun() *run {
+	r := &run{e: e, open: map[int]bool{}, exited: make(chan string, 1)}
+	r.out = &output{emit: e.emit}
+	return r
 }
 
 // New returns an engine.
@@ -91,10 +123,17 @@ func (e *Engine) RunWith(ctx context.Context, source string, opts Options) error
 	defer e.running.Store(false)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r := &run{e: e, ctx: ctx, open: map[int]bool{}, exited: make(chan string, 1), opts: opts}
-	r.out = &output{emit: e.emit}
+	ahead := e.ahead
+	e.ahead = nil
+	r := e.newRun()
+	if ahead != nil && !opts.Plain {
+		r = ahead.r
+	} else {
+		ahead = nil
+	}
+	r.ctx, r.opts = ctx, opts
 	defer e.stepper.Store(nil)
-	return r.run(source)
+	return r.run(source, ahead)
 }
 
 // Step resumes a paused program: kind is one of stepper's kinds (step,
@@ -144,8 +183,8 @@ type run struct {
 	panicked *place
 }
 
-func (r *run) run(source string) error {
-	i, prog, err := r.compile(source)
+func (r *run) run(source string, ahead *ahead) error {
+	i, prog, err := r.compile(source, ahead)
 	if err != nil {
 		return r.failed(err)
 	}
@@ -181,22 +220,29 @@ func (r *run) run(source string) error {
 }
 
 // compile compiles source with the stepper's hooks (unless the run is
-// plain). Should the hooked source not compile, the learner's own source is
-// compiled in a fresh interpreter: its errors are the learner's, with
-// yaegi's exact positions; and should it compile, it runs without stepping
-// rather than not at all.
-func (r *run) compile(source string) (*interp.Interpreter, *interp.Program, error) {
+// plain), in the interpreter made ahead if there is one. Should the hooked
+// source not compile, the learner's own source is compiled in a fresh
+// interpreter: its errors are the learner's, with yaegi's exact positions;
+// and should it compile, it runs without stepping rather than not at all.
+func (r *run) compile(source string, ahead *ahead) (*interp.Interpreter, *interp.Program, error) {
 	if !r.opts.Plain {
 		if p, err := stepper.Instrument(source); err == nil {
-			s := stepper.New(p, stepper.Options{
+			opts := stepper.Options{
 				Breakpoints: r.opts.Breakpoints,
 				StopAtStart: r.opts.Debug,
 				OnStop:      r.paused,
 				OnResume:    func() { r.out.event(ResumedEvent{}) },
-			})
-			i, err := r.interpreter(s)
-			if err != nil {
-				return nil, nil, err
+			}
+			var s *stepper.Stepper
+			var i *interp.Interpreter
+			if ahead != nil {
+				s, i = ahead.s, ahead.i
+				s.Begin(p, opts)
+			} else {
+				s = stepper.New(p, opts)
+				if i, err = r.interpreter(s); err != nil {
+					return nil, nil, err
+				}
 			}
 			if prog, err := compile(i, p.Source); err == nil {
 				r.stepper = s

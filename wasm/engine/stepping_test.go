@@ -204,3 +204,65 @@ func TestGoroutineBlockedInReadIsShown(t *testing.T) {
 		t.Errorf("echo after continue: %q, %v", buf, err)
 	}
 }
+
+// TestPreparedInterpreterRunsThePrograms: a runner's spare makes its
+// interpreter before its program is known (Prepare); the program then runs
+// as in a fresh one — its output, its calls, a breakpoint set when it starts
+// — and the run after it makes its own.
+func TestPreparedInterpreterRunsThePrograms(t *testing.T) {
+	src := `package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	fmt.Println("hello")
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		fmt.Println("socket:", err)
+		return
+	}
+	syscall.Close(fd)
+	fmt.Println("done", fd)
+}
+`
+	rec := newRecorder()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := New(hostRelay(t).Call, rec.emit)
+	if err := e.Prepare(); err != nil {
+		t.Fatalf("prepare: %v", err)
+	}
+	closeLine := lineOf(t, src, "syscall.Close(fd)")
+	done := make(chan error, 1)
+	go func() { done <- e.RunWith(ctx, src, Options{Breakpoints: []int{closeLine}}) }()
+	p := nthPause(t, rec, 1)
+	if p.Line != closeLine || p.Reason != stepper.ReasonBreakpoint || variable(p, "fd") != "3" {
+		t.Fatalf("stop: %+v; want line %d, a breakpoint, fd 3", p, closeLine)
+	}
+	if err := e.Step(stepper.KindContinue, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("prepared run: %v; events: %v", err, rec.all())
+	}
+	var out strings.Builder
+	for _, o := range find[OutputEvent](rec) {
+		out.WriteString(o.Text)
+	}
+	if out.String() != "hello\ndone 3\n" {
+		t.Errorf("prepared run printed %q; want hello, then done 3", out.String())
+	}
+	if calls := find[CallEvent](rec); len(calls) != 2 || !strings.HasPrefix(calls[0].Text, "socket(") || calls[1].Text != "close(3)" {
+		t.Errorf("prepared run's calls: %+v; want socket, close(3)", calls)
+	}
+
+	// The next run has no interpreter made ahead: it makes its own, and a
+	// program that does not compile is reported as in any run.
+	err := e.RunWith(ctx, strings.Replace(src, "syscall.Close(fd)", "syscall.Close(fdd)", 1), Options{})
+	if err == nil || !strings.Contains(err.Error(), "fdd") {
+		t.Errorf("the run after: %v; want the undefined fdd reported", err)
+	}
+}

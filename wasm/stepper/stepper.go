@@ -136,21 +136,36 @@ type goroutine struct {
 
 // New returns a stepper for prog.
 func New(prog *Program, opts Options) *Stepper {
+	s := Ahead()
+	s.Begin(prog, opts)
+	return s
+}
+
+// Ahead returns a stepper whose program is not known yet: its Exports can
+// go into an interpreter made ahead of the program (a runner waiting for
+// one), and Begin gives it the program before the program is compiled.
+func Ahead() *Stepper {
 	s := &Stepper{
-		prog:   prog,
-		opts:   opts,
 		byGoid: map[int64]*goroutine{},
 		byID:   map[int]*goroutine{},
 
 		unattached: map[*wire.Call]struct{}{},
 	}
 	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// Begin gives a stepper made Ahead its program and options; it is called
+// once, before the program runs.
+func (s *Stepper) Begin(prog *Program, opts Options) {
+	s.prog, s.opts = prog, opts
 	s.SetBreakpoints(opts.Breakpoints)
 	if opts.StopAtStart {
+		s.mu.Lock()
 		s.pauseReq = true
+		s.mu.Unlock()
 		s.active.Store(true)
 	}
-	return s
 }
 
 // Exports is the hook package the instrumented source imports.
