@@ -47,7 +47,35 @@ func openBrowser(ctx context.Context, chromium string) (*page, error) {
 		return nil, fmt.Errorf("start %s: %w", chromium, err)
 	}
 	p.browserPid = chromedp.FromContext(tabCtx).Browser.Process().Pid
+	p.settle()
 	return p, nil
+}
+
+// settle waits, for at most 3 s, until the browser's processes are idle.
+// A browser with a fresh profile goes on starting for a second or more after
+// its first tab opens (its components, its network service); a load meanwhile
+// measured that start as much as the page (page ready 613-650 ms against
+// 484 ms once settled). A learner opens the page in a browser already
+// running: a cold load is an empty cache, not a browser starting.
+func (p *page) settle() {
+	busy := func() time.Duration {
+		var total time.Duration
+		for _, pid := range append(descendants(p.browserPid), strconv.Itoa(p.browserPid)) {
+			if cpu, err := procCPU("/proc/" + pid + "/stat"); err == nil {
+				total += cpu
+			}
+		}
+		return total
+	}
+	last := busy()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		now := busy()
+		if now-last < 10*time.Millisecond { // under a tenth of a core
+			return
+		}
+		last = now
+	}
 }
 
 func (p *page) close() { p.cancel() }
