@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -43,6 +44,7 @@ func Main() int {
 		// run before it, as spares did, took so long (20-75 ms) that a Run
 		// pressed soon after the last one waited for it.
 		r.engine.Prepare()
+		runtime.GC() // its garbage, collected now rather than while the program starts
 	}
 	in := bufio.NewReader(control)
 	var first toRunner
