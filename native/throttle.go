@@ -20,8 +20,8 @@ func newLimiter(perSecond, burst int) *rate.Limiter {
 }
 
 // wait delays a call over the policy's calls-per-second cap. A call whose
-// context or session ends while it waits gives its token back, so a cancelled backlog
-// does not slow the calls after it.
+// context or session ends while it waits gives its token back, so a
+// cancelled backlog does not slow the calls after it.
 func (s *Session) wait(ctx context.Context) error {
 	if s.limit == nil {
 		return nil
