@@ -258,9 +258,28 @@ func (s *session) run() {
 // connection fails or the session's context ends.
 func (s *session) readPump() {
 	s.ws.SetReadLimit(wire.MaxFrame)
-	s.ws.SetReadDeadline(time.Now().Add(pongWait))
-	s.ws.SetPongHandler(func(string) error { return s.ws.SetReadDeadline(time.Now().Add(pongWait)) })
-	stop := context.AfterFunc(s.ctx, func() { s.ws.SetReadDeadline(time.Now()) }) // unblock ReadMessage
+	// The deadline is pushed back as the page shows it is alive, and set to
+	// now to unblock ReadMessage when the session ends; once it ends, it is
+	// never pushed back again (a frame read just before the end would
+	// otherwise keep the session, and a bridge shutting down, waiting).
+	var deadlineMu sync.Mutex
+	ending := false
+	alive := func() error {
+		deadlineMu.Lock()
+		defer deadlineMu.Unlock()
+		if ending {
+			return nil
+		}
+		return s.ws.SetReadDeadline(time.Now().Add(pongWait))
+	}
+	alive()
+	s.ws.SetPongHandler(func(string) error { return alive() })
+	stop := context.AfterFunc(s.ctx, func() {
+		deadlineMu.Lock()
+		defer deadlineMu.Unlock()
+		ending = true
+		s.ws.SetReadDeadline(time.Now())
+	})
 	defer stop()
 	for {
 		kind, frame, err := s.ws.ReadMessage()
@@ -270,7 +289,7 @@ func (s *session) readPump() {
 			}
 			return
 		}
-		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // any frame shows the page is alive
+		alive() // any frame shows the page is alive
 		if s.engineMode {
 			if kind != websocket.TextMessage {
 				s.problem("refused: not a request", 0, "expected a text frame holding one request, got a binary message")
@@ -279,7 +298,7 @@ func (s *session) readPump() {
 			s.framesIn++
 			s.callsIn++
 			s.request(frame)
-			s.ws.SetReadDeadline(time.Now().Add(pongWait)) // the request may have waited for the data budget
+			alive() // the request may have waited for the data budget
 			continue
 		}
 		if kind != websocket.BinaryMessage {
@@ -292,7 +311,7 @@ func (s *session) readPump() {
 		for _, rec := range records {
 			s.start(rec)
 		}
-		s.ws.SetReadDeadline(time.Now().Add(pongWait)) // its calls may have waited for the data budget
+		alive() // its calls may have waited for the data budget
 		if err != nil {
 			s.problem("refused: malformed frames", 0, "malformed frame: "+err.Error())
 		}
