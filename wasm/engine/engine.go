@@ -125,11 +125,14 @@ func (e *Engine) RunWith(ctx context.Context, source string, opts Options) error
 	defer cancel()
 	ahead := e.ahead
 	e.ahead = nil
-	r := e.newRun()
-	if ahead != nil && !opts.Plain {
+	if opts.Plain {
+		ahead = nil // the interpreter made ahead carries the stepper's hooks
+	}
+	var r *run
+	if ahead != nil {
 		r = ahead.r
 	} else {
-		ahead = nil
+		r = e.newRun()
 	}
 	r.ctx, r.opts = ctx, opts
 	defer e.stepper.Store(nil)
