@@ -82,15 +82,26 @@ func (s *Session) sendto(ctx context.Context, sk *sock, c *wire.Call, r *wire.Re
 }
 
 // unboundDatagram reports whether sk is a datagram socket with no local
-// port yet.
+// port yet. Once it is not (a stream socket, or one given a port, which it
+// keeps), sk remembers: the next sendto asks the kernel nothing.
 func unboundDatagram(sk *sock) bool {
+	if sk.sendsBound.Load() {
+		return false
+	}
 	unbound := false
 	sk.control(func(fd int) {
 		typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
-		if err != nil || typ != unix.SOCK_DGRAM {
+		if err != nil {
+			return
+		}
+		if typ != unix.SOCK_DGRAM {
+			sk.sendsBound.Store(true)
 			return
 		}
 		sa, err := unix.Getsockname(fd)
+		if err == nil && addrPort(sa).Port() != 0 {
+			sk.sendsBound.Store(true)
+		}
 		unbound = err == nil && addrPort(sa).Port() == 0
 	})
 	return unbound

@@ -23,6 +23,9 @@ type sock struct {
 	// would wait returns EAGAIN instead. The real socket is non-blocking
 	// either way.
 	nonblock atomic.Bool
+	// sendsBound: a send from it has a local port (a stream socket, or a
+	// datagram socket bound or connected), so sendto need not ask.
+	sendsBound atomic.Bool
 	// epoll marks an epoll instance (not a socket); tags holds the data the
 	// program gave epoll_ctl for each descriptor it watches.
 	epoll bool
