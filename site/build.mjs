@@ -51,17 +51,27 @@ const common = {
 function staticImports(result, file, seen = new Set()) {
   if (seen.has(file)) return seen;
   seen.add(file);
-  for (const imp of result.metafile.outputs[path.relative(here, path.join(dist, file))]?.imports ?? []) {
-    if (imp.kind === "import-statement" && !imp.external) staticImports(result, path.relative(dist, path.resolve(here, imp.path)), seen);
+  for (const imp of result.metafile.outputs[metaKey(file)]?.imports ?? []) {
+    if (imp.kind === "import-statement" && !imp.external) staticImports(result, distFile(imp.path), seen);
   }
   return seen;
+}
+
+/** The metafile's name for an output file (relative to dist/): relative to this directory. */
+function metaKey(file) {
+  return path.relative(here, path.join(dist, file));
+}
+
+/** An output file relative to dist/, from the metafile's name for it. */
+function distFile(key) {
+  return path.relative(dist, path.resolve(here, key));
 }
 
 /** The output file (relative to dist/) that esbuild made from entry point `entry`. */
 function outputOf(result, entry) {
   for (const [file, info] of Object.entries(result.metafile.outputs)) {
     if (info.entryPoint && path.resolve(here, info.entryPoint) === path.resolve(entry)) {
-      return path.relative(dist, path.resolve(here, file));
+      return distFile(file);
     }
   }
   throw new Error(`build: no output for ${entry}`);
@@ -99,12 +109,12 @@ async function buildOnce() {
   const cssFile = outputOf(page, cssEntry);
   // boot.js's code is in the one chunk its entry file re-exports (main.js imports boot.js): the
   // page loads that chunk as its first script, the very module main.js then imports.
-  const bootKey = path.relative(here, path.join(dist, bootFile));
+  const bootKey = metaKey(bootFile);
   const bootImports = page.metafile.outputs[bootKey].imports.filter((i) => i.kind === "import-statement");
   if (Object.keys(page.metafile.outputs[bootKey].inputs).length > 0 || bootImports.length !== 1) {
     throw new Error(`build: ${bootFile} has code of its own; boot.js should be only in a chunk main.js shares`);
   }
-  const bootScript = path.relative(dist, path.resolve(here, bootImports[0].path));
+  const bootScript = distFile(bootImports[0].path);
   await rm(path.join(dist, bootFile));
   delete page.metafile.outputs[bootKey];
   // Every other chunk main.js imports, fetched at once rather than once each importer is in.
@@ -125,7 +135,7 @@ async function buildOnce() {
 
   const files = [
     ...Object.keys(page.metafile.outputs)
-      .map((f) => path.relative(dist, path.resolve(here, f)))
+      .map(distFile)
       .filter((f) => f.endsWith(".js"))
       .sort(),
     workerFile,
