@@ -99,10 +99,13 @@ func unboundDatagram(sk *sock) bool {
 			return
 		}
 		sa, err := unix.Getsockname(fd)
-		if err == nil && addrPort(sa).Port() != 0 {
+		if err != nil {
+			return
+		}
+		unbound = addrPort(sa).Port() == 0
+		if !unbound {
 			sk.sendsBound.Store(true)
 		}
-		unbound = err == nil && addrPort(sa).Port() == 0
 	})
 	return unbound
 }
